@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The course's one entry point. Each command first makes sure .venv/ exists and is up to date.
+#
+#   bash course.sh start      set up, then open JupyterLab on the course (notebooks/)
+#   bash course.sh test       set up, then run every test: course_lib unit tests + nbval (quick mode)
+#   bash course.sh prerun     execute every solution notebook in full mode into build/ (ipynb + HTML)
+#   bash course.sh bench      measure quick/full times, reached quality and data-loader speed
+#   bash course.sh notebooks  regenerate notebooks/ from solutions/
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+PY="$VENV/bin/python"
+
+setup() {
+    if [ ! -x "$PY" ]; then
+        command -v python3 >/dev/null || { echo "course.sh: python3 (3.10 or newer) is needed" >&2; exit 1; }
+        python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+            || { echo "course.sh: Python 3.10 or newer is needed, found $(python3 --version)" >&2; exit 1; }
+        echo "Creating $VENV ..."
+        python3 -m venv "$VENV"
+    fi
+    # Reinstall only when the requirements or the package metadata changed.
+    local stamp="$VENV/.installed-$(cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)"
+    if [ ! -f "$stamp" ]; then
+        echo "Installing the course's packages into $VENV (first time: a few minutes) ..."
+        "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt -e . 2>&1 \
+            | grep -v "is ignored: it is neither a file nor a directory" || true
+        "$PY" -c "import torch, torchvision, nbval, course_lib" \
+            || { echo "course.sh: the installation failed (see above)" >&2; exit 1; }
+        rm -f "$VENV"/.installed-*
+        touch "$stamp"
+    fi
+}
+
+run_tests() {
+    export COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+    # Checkpoints of test runs go to a scratch folder, so every run trains from scratch.
+    export COURSE_CHECKPOINT_DIR="${COURSE_CHECKPOINT_DIR:-$(mktemp -d)}"
+    local nbval=(--nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider)
+    "$PY" -m pytest -q tests "$@"
+    "$PY" -m pytest -q "${nbval[@]}" notebooks "$@"
+    COURSE_STRICT_CHECKS=1 "$PY" -m pytest -q "${nbval[@]}" solutions "$@"
+}
+
+case "${1:-}" in
+    start)     setup; exec "$VENV/bin/jupyter" lab --notebook-dir=. notebooks/ ;;
+    test)      setup; shift; run_tests "$@" ;;
+    prerun)    setup; shift; "$PY" tools/prerun.py "$@" ;;
+    bench)     setup; shift; "$PY" tools/benchmark.py "$@" ;;
+    notebooks) setup; "$PY" tools/make_student_notebooks.py ;;
+    *) sed -n '2,9p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,23 @@
+"""course_lib: the shared helpers of the course-pack *Generative Models for Vision*.
+
+Where to find the code of each lecture:
+
+==========================  ============================================================
+module                      what it holds (lecture that introduces it)
+==========================  ============================================================
+``config``                  quick/full mode, ``pick``, device, seeding (all lectures)
+``data``                    MNIST / Fashion-MNIST / CIFAR-10 as tensors, ``Batches`` (L2)
+``shapes``                  the synthetic shapes segmentation dataset (L1)
+``viz``                     grids, curves, latent plots, strips, overlays (L1, L2)
+``train``                   ``fit`` with progress bar, NaN checks, checkpoints (L1)
+``checks``                  exercise checks and ``use_if_passes`` (L1)
+``results``                 visible, recorded result checks (L1)
+``segmentation``            FCN, U-Net, conv arithmetic, IoU/Dice (L1)
+``autoencoders``            MLP and conv autoencoders, KL demo (L2)
+``exercises.lecture01/02``  the tests behind each lecture's check cells
+==========================  ============================================================
+"""
+from . import checks, config, data, results, shapes, train, viz  # noqa: F401
+from .config import get_device, is_quick, pick, seed_everything  # noqa: F401
+
+__version__ = "0.1.0"

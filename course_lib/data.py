@@ -1,0 +1,331 @@
+"""Datasets as tensors: MNIST, Fashion-MNIST, CIFAR-10, plus a fast batch iterator.
+
+Introduced in lecture 2 (autoencoders on MNIST) and used by every later lecture.
+
+Files live in a checksum-verified cache: ``$COURSE_DATA_DIR`` if set, else ``datasets/`` in the
+repository. The layout is torchvision's (``MNIST/raw/*.gz``, ``FashionMNIST/raw/*.gz``,
+``cifar-10-batches-py/``), so a folder torchvision filled works as it is. Each split is parsed once
+per process into uint8 tensors; callers get float images in [0, 1] with shape ``[N, C, H, W]``.
+
+Environment switches (all optional):
+
+* ``COURSE_DATA_DIR``: where the dataset files are.
+* ``COURSE_OFFLINE=1``: never try to download; a missing file is an error straight away.
+* ``COURSE_MNIST_STANDIN=1``: when the MNIST *training* files are missing, serve the official
+  MNIST test split as a stand-in, cut into fixed disjoint train/test parts (says so in one line).
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .config import REPO_ROOT, _env_flag
+
+DATA_DIR_ENV = "COURSE_DATA_DIR"
+OFFLINE_ENV = "COURSE_OFFLINE"
+STANDIN_ENV = "COURSE_MNIST_STANDIN"
+
+#: Size of the stand-in's training part; the rest of the 10,000 test images is its test part.
+STANDIN_TRAIN_SIZE = 8000
+_STANDIN_SEED = 2024
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset file is missing. The message says what, where we looked, and how to get it."""
+
+
+class DatasetCorruptError(RuntimeError):
+    """A dataset file exists but its checksum is wrong (truncated download, wrong file)."""
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    """Where a dataset's files live under the data root and what their md5 sums must be."""
+
+    name: str
+    folder: str                 # relative to the data root
+    files: dict[str, dict[str, str]]   # split -> {filename: md5}
+    classes: tuple[str, ...]
+    fmt: str                    # "idx" (MNIST family) or "cifar"
+
+
+DATASETS: dict[str, DatasetFiles] = {
+    "mnist": DatasetFiles(
+        "MNIST", "MNIST/raw",
+        {"train": {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                   "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432"},
+         "test": {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                  "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}},
+        tuple(str(d) for d in range(10)), "idx"),
+    "fashion_mnist": DatasetFiles(
+        "Fashion-MNIST", "FashionMNIST/raw",
+        {"train": {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                   "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe"},
+         "test": {"t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                  "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}},
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+         "Bag", "Ankle boot"), "idx"),
+    "cifar10": DatasetFiles(
+        "CIFAR-10", "cifar-10-batches-py",
+        {"train": {"data_batch_1": "c99cafc152244af753f735de768cd75f",
+                   "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+                   "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+                   "data_batch_4": "634d18415352ddfa80567beed471001a",
+                   "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb"},
+         "test": {"test_batch": "40351d587109b95175f43aff81a1287e"}},
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        "cifar"),
+}
+
+_TORCHVISION_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images and labels held as tensors.
+
+    ``images``: float32 ``[N, C, H, W]`` in [0, 1]. ``labels``: int64 ``[N]``.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    name: str
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def to(self, device: torch.device | str) -> "ImageSet":
+        """The same set with both tensors on ``device``."""
+        return ImageSet(self.images.to(device), self.labels.to(device), self.classes, self.name)
+
+    def take(self, n: int) -> "ImageSet":
+        """The first ``n`` examples (budgets in quick mode)."""
+        if n <= 0:
+            raise ValueError(f"take(n) needs n > 0, got {n}")
+        return ImageSet(self.images[:n], self.labels[:n], self.classes, self.name)
+
+
+def data_root() -> Path:
+    """The dataset cache: ``$COURSE_DATA_DIR`` if set, else ``<repo>/datasets``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "datasets"
+
+
+def md5sum(path: Path) -> str:
+    """The md5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (the MNIST format), gzipped or not, into a uint8 array."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DatasetCorruptError(f"{path} is not an IDX file (bad magic number).")
+    if raw[2] != 0x08:
+        raise DatasetCorruptError(f"{path}: only unsigned-byte IDX files are supported.")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DatasetCorruptError(f"{path} holds {len(raw)} bytes; its header promises {expected}.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _how_to_get(key: str, root: Path) -> str:
+    spec = DATASETS[key]
+    lines = [f"To get {spec.name}: run once with internet access (the loader downloads it into {root}),",
+             f"or copy the files into {root / spec.folder}, or point {DATA_DIR_ENV} at a folder that has them."]
+    if key == "mnist":
+        lines.append(f"With only the official test split at hand, set {STANDIN_ENV}=1 to use it as a stand-in.")
+    return " ".join(lines)
+
+
+def _missing(key: str, split: str, root: Path) -> list[Path]:
+    folder = root / DATASETS[key].folder
+    return [folder / name for name in DATASETS[key].files[split] if not (folder / name).is_file()]
+
+
+def _verify(key: str, split: str, root: Path) -> None:
+    folder = root / DATASETS[key].folder
+    for name, expected in DATASETS[key].files[split].items():
+        actual = md5sum(folder / name)
+        if actual != expected:
+            raise DatasetCorruptError(
+                f"{folder / name} has md5 {actual}, expected {expected}: the file is damaged or not the "
+                f"official one. Delete it and load again to re-download it.")
+
+
+def _download(key: str, root: Path) -> None:
+    import torchvision  # imported here: only downloads need it
+
+    print(f"Downloading {DATASETS[key].name} into {root} (once; later runs use the cache) ...")
+    dataset_class = getattr(torchvision.datasets, _TORCHVISION_CLASS[key])
+    for train in (True, False):
+        dataset_class(root=str(root), train=train, download=True)
+
+
+def _parse(key: str, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images [N, C, H, W] and int64 labels [N] from verified files."""
+    spec = DATASETS[key]
+    folder = root / spec.folder
+    names = list(spec.files[split])
+    if spec.fmt == "idx":
+        images = read_idx(folder / names[0])
+        labels = read_idx(folder / names[1])
+        if images.ndim != 3 or labels.shape != (images.shape[0],):
+            raise DatasetCorruptError(f"{folder}: images {images.shape} and labels {labels.shape} do not match.")
+        images = images[:, None]
+    else:
+        parts_x, parts_y = [], []
+        for name in names:
+            with open(folder / name, "rb") as handle:
+                batch = pickle.load(handle, encoding="latin1")
+            parts_x.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            parts_y.append(np.asarray(batch["labels"], dtype=np.int64))
+        images, labels = np.concatenate(parts_x), np.concatenate(parts_y)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+_announced: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _announced:
+        _announced.add(message)
+        print(message)
+
+
+def _standin(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Disjoint train/test parts of the official MNIST test split, fixed by a seed."""
+    images, labels = _load_uint8("mnist", "test", str(root))
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(_STANDIN_SEED))
+    part = order[:STANDIN_TRAIN_SIZE] if split == "train" else order[STANDIN_TRAIN_SIZE:]
+    _say_once(f"MNIST: training files not found, so the official test split stands in "
+              f"({STANDIN_TRAIN_SIZE} train / {len(labels) - STANDIN_TRAIN_SIZE} test images, disjoint; "
+              f"{STANDIN_ENV}=1). Numbers are not comparable with full-MNIST results.")
+    return images[part], labels[part]
+
+
+@functools.lru_cache(maxsize=None)
+def _load_uint8(key: str, split: str, root_str: str) -> tuple[torch.Tensor, torch.Tensor]:
+    root = Path(root_str)
+    if _missing(key, split, root):
+        if not _env_flag(OFFLINE_ENV):
+            try:
+                _download(key, root)
+            except Exception as error:  # network down, read-only folder, ...
+                missing = ", ".join(str(p) for p in _missing(key, split, root))
+                raise DatasetNotFoundError(
+                    f"{DATASETS[key].name} ({split}) is missing: {missing}. The download failed "
+                    f"({type(error).__name__}: {error}). {_how_to_get(key, root)}") from None
+        still_missing = _missing(key, split, root)
+        if still_missing:
+            raise DatasetNotFoundError(
+                f"{DATASETS[key].name} ({split}) is missing: looked for "
+                f"{', '.join(str(p) for p in still_missing)} ({OFFLINE_ENV}=1: no download tried). "
+                f"{_how_to_get(key, root)}")
+    _verify(key, split, root)
+    return _parse(key, split, root)
+
+
+def _uses_standin(key: str, root: Path) -> bool:
+    return key == "mnist" and bool(_missing("mnist", "train", root)) and _env_flag(STANDIN_ENV)
+
+
+def load_dataset(name: str, split: str = "train", root: str | Path | None = None) -> ImageSet:
+    """Load a whole split as float images in [0, 1] and int64 labels (CPU tensors).
+
+    ``name``: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``; ``split``: ``"train"`` or ``"test"``.
+    With the MNIST stand-in on (see module doc), both splits come from the official test file.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}; choose one of {sorted(DATASETS)}.")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    root_path = Path(root).expanduser().resolve() if root is not None else data_root()
+    if _uses_standin(name, root_path):
+        images, labels = _standin(split, root_path)
+    else:
+        images, labels = _load_uint8(name, split, str(root_path))
+    return ImageSet(images.float().div_(255), labels.clone(), DATASETS[name].classes, DATASETS[name].name)
+
+
+def load_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
+    """MNIST digits ``[N, 1, 28, 28]`` (lecture 2 on)."""
+    return load_dataset("mnist", split, root)
+
+
+def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
+    """Fashion-MNIST clothes ``[N, 1, 28, 28]`` (the exercise dataset of lecture 4)."""
+    return load_dataset("fashion_mnist", split, root)
+
+
+def load_cifar10(split: str = "train", root: str | Path | None = None) -> ImageSet:
+    """CIFAR-10 ``[N, 3, 32, 32]``."""
+    return load_dataset("cifar10", split, root)
+
+
+class Batches:
+    """Minibatches sliced from tensors that already sit on the device.
+
+    One ``randperm`` an epoch and one indexing op a batch: no per-sample Python work, no
+    worker processes, no PIL. Yields a tensor when built from one tensor, else a tuple.
+
+    >>> for images, labels in Batches(train.images, train.labels, batch_size=128, device=device): ...
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
+                 drop_last: bool = False, device: torch.device | str | None = None,
+                 seed: int | None = 0) -> None:
+        if not tensors:
+            raise ValueError("Batches needs at least one tensor.")
+        if not all(isinstance(t, torch.Tensor) for t in tensors):
+            raise TypeError("Batches takes tensors; got " + ", ".join(type(t).__name__ for t in tensors))
+        sizes = {t.shape[0] if t.dim() else -1 for t in tensors}
+        if len(sizes) != 1 or -1 in sizes:
+            raise ValueError(f"All tensors need the same first dimension; got {[tuple(t.shape) for t in tensors]}.")
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
+        self.n = sizes.pop()
+        if self.n == 0:
+            raise ValueError("Batches got empty tensors (0 examples).")
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self._generator = torch.Generator()
+        if seed is not None:
+            self._generator.manual_seed(seed)
+        else:
+            self._generator.seed()
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full if (self.drop_last or rest == 0) else full + 1
+
+    def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, ...]]:
+        device = self.tensors[0].device
+        order = (torch.randperm(self.n, generator=self._generator).to(device)
+                 if self.shuffle else None)
+        for batch in range(len(self)):
+            start = batch * self.batch_size
+            if order is None:
+                parts = tuple(t[start:start + self.batch_size] for t in self.tensors)
+            else:
+                index = order[start:start + self.batch_size]
+                parts = tuple(t.index_select(0, index) for t in self.tensors)
+            yield parts[0] if len(parts) == 1 else parts
