@@ -306,6 +306,7 @@ class Batches:
         self.n = sizes.pop()
         if self.n == 0:
             raise ValueError("Batches got empty tensors (0 examples).")
+        self._flat = tuple(t.reshape(self.n, -1) for t in self.tensors)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self._generator = torch.Generator()
         if seed is not None:
@@ -326,6 +327,9 @@ class Batches:
             if order is None:
                 parts = tuple(t[start:start + self.batch_size] for t in self.tensors)
             else:
+                # Gathering rows of a 2-D view is one cheap copy; a multi-dimensional gather
+                # pays OpenMP start-up on every call and is many times slower on small CPUs.
                 index = order[start:start + self.batch_size]
-                parts = tuple(t.index_select(0, index) for t in self.tensors)
+                parts = tuple(flat[index].view(-1, *t.shape[1:])
+                              for flat, t in zip(self._flat, self.tensors))
             yield parts[0] if len(parts) == 1 else parts

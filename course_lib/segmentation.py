@@ -1,0 +1,555 @@
+"""Lecture 1: semantic segmentation, from convolutionalization to the U-Net.
+
+Read top to bottom, the module follows the lecture:
+
+1. conv arithmetic: :func:`conv_output_size`, :func:`transposed_conv_output_size`,
+   :func:`receptive_field`, plus :func:`conv_stack` / :func:`gradient_footprint` to measure a
+   receptive field with autograd;
+2. convolutionalization: :func:`convolutionalize` turns a ``Linear`` head into a ``Conv2d``;
+3. models: :class:`FCN` (coarse, stride-8 prediction upsampled in one go) and the :class:`UNet`
+   built from :class:`DoubleConv`, :class:`Down` and :class:`Up` (with :func:`pad_and_concat`,
+   the fix for the skip-connection size mismatch at odd input sizes);
+4. training and evaluation: :func:`segmentation_loss`, :func:`predict_masks`, the metrics
+   (:func:`pixel_accuracy`, :func:`confusion_matrix`, :func:`iou_from_confusion`,
+   :func:`dice_from_confusion`, :func:`iou_per_class`, :func:`dice_per_class`) and
+   :func:`evaluate_segmentation`.
+
+Masks are int64 tensors ``[N, H, W]`` of class indices; models return logits ``[N, C, H, W]``.
+IoU and Dice of a class that appears neither in the prediction nor in the target are undefined
+(0/0): they are NaN here, and the means skip them (``nanmean``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# --------------------------------------------------------------------------------------------
+# 1. Convolution arithmetic
+# --------------------------------------------------------------------------------------------
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Lecture 1. Output length of ``Conv2d`` along one axis.
+
+    ``floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``: the number of places
+    a dilated kernel (spanning ``dilation*(kernel-1) + 1`` pixels) fits in the padded input,
+    stepping by ``stride``.
+    """
+    _check_int(size, "size", 1)
+    _check_int(kernel, "kernel", 1)
+    _check_int(stride, "stride", 1)
+    _check_int(padding, "padding", 0)
+    _check_int(dilation, "dilation", 1)
+    span = dilation * (kernel - 1) + 1
+    if size + 2 * padding < span:
+        raise ValueError(f"the kernel spans {span} pixels but the padded input has only "
+                         f"{size + 2 * padding}: no output position fits")
+    return (size + 2 * padding - span) // stride + 1
+
+
+def transposed_conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
+                                output_padding: int = 0, dilation: int = 1) -> int:
+    """Lecture 1. Output length of ``ConvTranspose2d`` along one axis.
+
+    ``(size - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1``. Every input
+    pixel stamps a (dilated) kernel into the output, ``stride`` pixels apart; ``padding`` crops
+    the border; ``output_padding`` adds rows at the end to pick one of the several input sizes
+    that a strided ``Conv2d`` maps to the same output size. PyTorch requires
+    ``output_padding < max(stride, dilation)``.
+    """
+    _check_int(size, "size", 1)
+    _check_int(kernel, "kernel", 1)
+    _check_int(stride, "stride", 1)
+    _check_int(padding, "padding", 0)
+    _check_int(output_padding, "output_padding", 0)
+    _check_int(dilation, "dilation", 1)
+    if output_padding >= max(stride, dilation):
+        raise ValueError(f"output_padding ({output_padding}) must be smaller than stride ({stride}) "
+                         f"or dilation ({dilation}), as in PyTorch")
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(f"padding {padding} crops everything: the output size would be {out}")
+    return out
+
+
+def receptive_field(kernels: Sequence[int], dilations: Sequence[int],
+                    strides: Sequence[int] | None = None) -> int:
+    """Lecture 1. Receptive field (in input pixels, along one axis) of stacked convolutions.
+
+    Layer ``l`` widens the field by ``(kernel_l - 1) * dilation_l * jump_l``, where ``jump_l`` is
+    the product of the strides of the layers before it (the distance, in input pixels, between
+    neighbouring positions of layer ``l``'s input). An empty stack sees 1 pixel.
+    """
+    kernels, dilations = list(kernels), list(dilations)
+    strides = [1] * len(kernels) if strides is None else list(strides)
+    if not (len(kernels) == len(dilations) == len(strides)):
+        raise ValueError(f"kernels, dilations and strides need one entry per layer; got lengths "
+                         f"{len(kernels)}, {len(dilations)}, {len(strides)}")
+    field, jump = 1, 1
+    for layer, (k, d, s) in enumerate(zip(kernels, dilations, strides)):
+        _check_int(k, f"kernels[{layer}]", 1)
+        _check_int(d, f"dilations[{layer}]", 1)
+        _check_int(s, f"strides[{layer}]", 1)
+        field += (k - 1) * d * jump
+        jump *= s
+    return field
+
+
+def conv_stack(dilations: Sequence[int], kernel: int = 3, channels: int = 1) -> nn.Sequential:
+    """Lecture 1. A linear stack of ``kernel x kernel`` convolutions (one per dilation), all weights 1.
+
+    Each layer pads by ``dilation*(kernel-1)//2`` so the map keeps its size. With positive weights
+    and no nonlinearity no gradient can cancel, so :func:`gradient_footprint` shows exactly which
+    input pixels reach an output pixel.
+    """
+    _check_int(kernel, "kernel", 1)
+    _check_int(channels, "channels", 1)
+    if kernel % 2 == 0:
+        raise ValueError(f"kernel must be odd to keep the map size, got {kernel}")
+    layers = []
+    for index, d in enumerate(dilations):
+        _check_int(d, f"dilations[{index}]", 1)
+        conv = nn.Conv2d(channels, channels, kernel, padding=d * (kernel - 1) // 2, dilation=d, bias=False)
+        nn.init.ones_(conv.weight)
+        layers.append(conv)
+    return nn.Sequential(*layers)
+
+
+def gradient_footprint(net: nn.Module, size: int, in_channels: int = 1) -> tuple[torch.Tensor, int]:
+    """Lecture 1. Measure a receptive field: the gradient of the centre output pixel w.r.t. the input.
+
+    Feeds a ``[1, in_channels, size, size]`` input, backpropagates from the centre pixel of the
+    first output channel, and returns ``(footprint, extent)``: ``footprint`` is ``|grad|`` summed
+    over channels, ``[size, size]``; ``extent`` is the side of the bounding box of its nonzero
+    pixels (the empirical receptive field). ``size`` must exceed the field, or the box is cut.
+    """
+    _check_int(size, "size", 1)
+    _check_int(in_channels, "in_channels", 1)
+    param = next(net.parameters(), None)
+    x = torch.zeros(1, in_channels, size, size, requires_grad=True,
+                    device=param.device if param is not None else None)
+    out = net(x)
+    if out.dim() != 4:
+        raise ValueError(f"net must map [N, C, H, W] to [N, C', H', W'], got output {tuple(out.shape)}")
+    out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
+    footprint = x.grad[0].abs().sum(0).detach().cpu()
+    rows = torch.nonzero(footprint.sum(1)).flatten()
+    cols = torch.nonzero(footprint.sum(0)).flatten()
+    if len(rows) == 0:
+        return footprint, 0
+    extent = int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
+    return footprint, extent
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Convolutionalization
+# --------------------------------------------------------------------------------------------
+
+
+def convolutionalize(linear: nn.Linear, in_channels: int, height: int, width: int) -> nn.Conv2d:
+    """Lecture 1. Rewrite a ``Linear`` over a flattened ``C x H x W`` map as an ``H x W`` ``Conv2d``.
+
+    Output unit ``o`` of the linear layer is a dot product of its weight row with the flattened
+    map; reshaped to ``[C, H, W]`` that row is exactly a convolution kernel. On a ``C x H x W``
+    input the conv gives the same numbers (as a ``1 x 1`` map); on a larger input it slides and
+    gives a whole map of predictions.
+    """
+    if not isinstance(linear, nn.Linear):
+        raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
+    for name, value in (("in_channels", in_channels), ("height", height), ("width", width)):
+        _check_int(value, name, 1)
+    if linear.in_features != in_channels * height * width:
+        raise ValueError(f"the linear layer takes {linear.in_features} features, but a "
+                         f"{in_channels}x{height}x{width} map flattens to {in_channels * height * width}")
+    conv = nn.Conv2d(in_channels, linear.out_features, kernel_size=(height, width),
+                     bias=linear.bias is not None).to(linear.weight.device, linear.weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.reshape(linear.out_features, in_channels, height, width))
+        if linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Models: FCN and U-Net
+# --------------------------------------------------------------------------------------------
+
+
+def _check_images(x: torch.Tensor, in_channels: int, who: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{who} takes a tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != in_channels:
+        raise ValueError(f"{who} expects images [N, {in_channels}, H, W], got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{who} expects float images, got {x.dtype} (convert with .float() and scale to [0, 1])")
+
+
+class DoubleConv(nn.Module):
+    """Lecture 1. (3x3 conv, batch norm, ReLU) twice; ``padding=1`` keeps H and W."""
+
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None) -> None:
+        super().__init__()
+        mid = mid_channels or out_channels
+        self.block = nn.Sequential(
+            nn.Conv2d(in_channels, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class Down(nn.Module):
+    """Lecture 1. 2x2 max pooling (halves H and W, rounding down) then :class:`DoubleConv`."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+def pad_and_concat(upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """Lecture 1. Zero-pad ``upsampled`` to the height and width of ``skip``, then concatenate.
+
+    After a pooling that rounded an odd size down (37 -> 18), doubling gives 36, one short of the
+    skip map's 37. The missing rows and columns are split between both sides (the extra one on the
+    bottom/right). Returns ``torch.cat([skip, padded], dim=1)``: ``[N, C_skip + C_up, H, W]``.
+    """
+    if upsampled.dim() != 4 or skip.dim() != 4:
+        raise ValueError(f"pad_and_concat takes two [N, C, H, W] maps, got {tuple(upsampled.shape)} "
+                         f"and {tuple(skip.shape)}")
+    if upsampled.shape[0] != skip.shape[0]:
+        raise ValueError(f"batch sizes differ: {upsampled.shape[0]} vs {skip.shape[0]}")
+    diff_y = skip.shape[2] - upsampled.shape[2]
+    diff_x = skip.shape[3] - upsampled.shape[3]
+    if diff_y < 0 or diff_x < 0:
+        raise ValueError(f"the upsampled map {tuple(upsampled.shape[2:])} is larger than the skip map "
+                         f"{tuple(skip.shape[2:])}: pad only ever grows it")
+    padded = F.pad(upsampled, [diff_x // 2, diff_x - diff_x // 2, diff_y // 2, diff_y - diff_y // 2])
+    return torch.cat([skip, padded], dim=1)
+
+
+class Up(nn.Module):
+    """Lecture 1. Upsample by 2, pad to the skip map, concatenate, :class:`DoubleConv`.
+
+    ``bilinear=True``: fixed bilinear interpolation (no weights) keeps all ``in_channels``; the
+    double conv then reduces them. ``bilinear=False``: a learned ``ConvTranspose2d`` (kernel 2,
+    stride 2) that also halves the channels. ``in_channels`` counts the channels after
+    concatenation. ``merge`` is the pad-and-concatenate step (swap in your own).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bilinear: bool = True,
+                 merge: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pad_and_concat) -> None:
+        super().__init__()
+        if bilinear:
+            self.up: nn.Module = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            self.conv = DoubleConv(in_channels, out_channels, in_channels // 2)
+        else:
+            self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+            self.conv = DoubleConv(in_channels, out_channels)
+        self.merge = merge
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.merge(self.up(x), skip))
+
+
+class UNet(nn.Module):
+    """Lecture 1. A U-Net: an encoder of ``depth`` :class:`Down` blocks and a mirrored decoder.
+
+    Widths are ``base, 2*base, ..., 2**depth * base`` (the bottom one halved with bilinear
+    upsampling, whose ``Up`` blocks keep channels). Any input size >= ``2**depth`` works: the
+    ``Up`` blocks pad odd sizes back. Returns logits ``[N, num_classes, H, W]``.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, base: int = 16, depth: int = 3,
+                 bilinear: bool = True,
+                 merge: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pad_and_concat) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("base", base),
+                            ("depth", depth)):
+            _check_int(value, name, 1)
+        self.in_channels, self.num_classes, self.depth, self.bilinear = in_channels, num_classes, depth, bilinear
+        factor = 2 if bilinear else 1
+        widths = [base * 2**level for level in range(depth + 1)]
+        self.inc = DoubleConv(in_channels, widths[0])
+        self.downs = nn.ModuleList(
+            Down(widths[level], widths[level + 1] // (factor if level == depth - 1 else 1))
+            for level in range(depth))
+        self.ups = nn.ModuleList(
+            Up(widths[level + 1], widths[level] // (factor if level > 0 else 1), bilinear, merge)
+            for level in reversed(range(depth)))
+        self.outc = nn.Conv2d(widths[0], num_classes, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(x, self.in_channels, "UNet")
+        if min(x.shape[2:]) < 2**self.depth:
+            raise ValueError(f"a UNet of depth {self.depth} needs H, W >= {2**self.depth}, got {tuple(x.shape[2:])}")
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        h = skips.pop()
+        for up in self.ups:
+            h = up(h, skips.pop())
+        return self.outc(h)
+
+
+class FCN(nn.Module):
+    """Lecture 1. A small fully convolutional network: stride-8 encoder, 1x1 class head, one upsampling.
+
+    Three stages of (two 3x3 conv + BN + ReLU, 2x2 max pool) give a map 8 times smaller; a 1x1
+    conv turns each of its positions into class scores (the convolutionalized classifier), and
+    those coarse scores are brought back to the input size in one step: ``"bilinear"``
+    interpolation, or ``"transposed"``, a learned ``ConvTranspose2d`` (kernel 16, stride 8)
+    initialised to bilinear interpolation as in the FCN paper. No skip connections: fine detail
+    lost in the encoder cannot come back (the classic FCN-32s-style coarse prediction).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 32, upsample: str = "bilinear") -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("width", width)):
+            _check_int(value, name, 1)
+        if upsample not in ("bilinear", "transposed"):
+            raise ValueError(f"upsample must be 'bilinear' or 'transposed', got {upsample!r}")
+        self.in_channels, self.num_classes, self.upsample = in_channels, num_classes, upsample
+        widths = [in_channels, width, 2 * width, 4 * width]
+        self.encoder = nn.Sequential(*(
+            nn.Sequential(DoubleConv(widths[i], widths[i + 1]), nn.MaxPool2d(2)) for i in range(3)))
+        self.head = nn.Conv2d(widths[-1], num_classes, kernel_size=1)
+        if upsample == "transposed":
+            self.up = nn.ConvTranspose2d(num_classes, num_classes, kernel_size=16, stride=8, padding=4,
+                                         bias=False)
+            with torch.no_grad():
+                self.up.weight.copy_(bilinear_kernel(num_classes, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(x, self.in_channels, "FCN")
+        if min(x.shape[2:]) < 8:
+            raise ValueError(f"FCN downsamples by 8 and needs H, W >= 8, got {tuple(x.shape[2:])}")
+        coarse = self.head(self.encoder(x))
+        if self.upsample == "transposed":
+            coarse = self.up(coarse)
+            if coarse.shape[2:] == x.shape[2:]:
+                return coarse
+        return F.interpolate(coarse, size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+def bilinear_kernel(channels: int, kernel: int) -> torch.Tensor:
+    """Lecture 1. Weights ``[channels, channels, k, k]`` that make ``ConvTranspose2d`` upsample bilinearly.
+
+    Each channel maps to itself with the tent filter ``(1 - |x - c|/f)(1 - |y - c|/f)``; with
+    stride ``s``, ``kernel = 2*s`` and ``padding = s//2`` this is bilinear upsampling by ``s``.
+    """
+    _check_int(channels, "channels", 1)
+    _check_int(kernel, "kernel", 1)
+    factor = (kernel + 1) // 2
+    centre = factor - 1 if kernel % 2 == 1 else factor - 0.5
+    ticks = 1 - (torch.arange(kernel, dtype=torch.float32) - centre).abs() / factor
+    tent = ticks[:, None] * ticks[None, :]
+    weight = torch.zeros(channels, channels, kernel, kernel)
+    weight[range(channels), range(channels)] = tent
+    return weight
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Lecture 1. Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Loss, predictions and metrics
+# --------------------------------------------------------------------------------------------
+
+
+def _check_masks(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> None:
+    _check_int(num_classes, "num_classes", 1)
+    for name, t in (("predictions", pred), ("targets", target)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor, got {type(t).__name__}")
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer class indices, got {t.dtype} "
+                            f"(logits? take .argmax(dim=1) first)")
+    if pred.shape != target.shape:
+        raise ValueError(f"predictions {tuple(pred.shape)} and targets {tuple(target.shape)} must have the same shape")
+    for name, t in (("predictions", pred), ("targets", target)):
+        if t.numel() and (t.min() < 0 or t.max() >= num_classes):
+            raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values "
+                             f"{int(t.min())}..{int(t.max())}")
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+    """Lecture 1. Per-pixel cross-entropy, averaged over all pixels.
+
+    ``logits``: ``[N, C, H, W]`` float; ``target``: ``[N, H, W]`` int64 in ``0..C-1``;
+    ``weight`` (optional): ``[C]`` class weights, as in ``F.cross_entropy``.
+    """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 4:
+        raise ValueError(f"logits must be a float tensor [N, C, H, W], got "
+                         f"{getattr(logits, 'dtype', type(logits).__name__)} {tuple(getattr(logits, 'shape', ()))}")
+    if not isinstance(target, torch.Tensor) or target.dtype != torch.long:
+        raise TypeError(f"target must be an int64 (long) tensor of class indices, got "
+                        f"{getattr(target, 'dtype', type(target).__name__)}")
+    expected = (logits.shape[0], *logits.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"target must be [N, H, W] = {expected} to match logits {tuple(logits.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if target.numel() and (target.min() < 0 or target.max() >= logits.shape[1]):
+        raise ValueError(f"target values must lie in 0..{logits.shape[1] - 1}, got "
+                         f"{int(target.min())}..{int(target.max())}")
+    return F.cross_entropy(logits, target, weight=weight)
+
+
+@torch.no_grad()
+def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 64,
+                  device: torch.device | str | None = None) -> torch.Tensor:
+    """Lecture 1. ``argmax`` class masks ``[N, H, W]`` (int64, on the CPU) in eval mode, in batches.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    _check_int(batch_size, "batch_size", 1)
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError(f"images must be a tensor [N, C, H, W], got {tuple(getattr(images, 'shape', ()))}")
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model(images[i:i + batch_size].to(device)).argmax(dim=1).cpu()
+                 for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts)
+
+
+def pixel_accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Lecture 1. Fraction of pixels whose predicted class equals the target class."""
+    if not isinstance(pred, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise TypeError("pixel_accuracy takes two tensors of class indices")
+    if pred.shape != target.shape:
+        raise ValueError(f"predictions {tuple(pred.shape)} and targets {tuple(target.shape)} must have the same shape")
+    if pred.is_floating_point() or target.is_floating_point():
+        raise TypeError("pixel_accuracy takes integer class indices (take .argmax(dim=1) of the logits first)")
+    if pred.numel() == 0:
+        raise ValueError("pixel_accuracy got empty tensors")
+    return (pred == target).double().mean().item()
+
+
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Lecture 1. ``[num_classes, num_classes]`` int64 counts: row = true class, column = predicted class.
+
+    The diagonal holds the true positives; row sums are the pixels of each true class, column
+    sums the pixels predicted as each class.
+    """
+    _check_masks(pred, target, num_classes)
+    index = target.reshape(-1).long() * num_classes + pred.reshape(-1).long()
+    return torch.bincount(index.cpu(), minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def _check_confusion(confusion: torch.Tensor) -> torch.Tensor:
+    if not isinstance(confusion, torch.Tensor):
+        raise TypeError(f"confusion must be a tensor, got {type(confusion).__name__}")
+    if confusion.dim() != 2 or confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"confusion must be a square [C, C] matrix, got {tuple(confusion.shape)}")
+    if (confusion < 0).any():
+        raise ValueError("confusion counts must be non-negative")
+    return confusion.double()
+
+
+def iou_from_confusion(confusion: torch.Tensor) -> torch.Tensor:
+    """Lecture 1. Per-class IoU ``TP / (TP + FP + FN)`` from a confusion matrix, ``[C]`` float64.
+
+    NaN for a class absent from both prediction and target (0/0).
+    """
+    c = _check_confusion(confusion)
+    tp = c.diag()
+    union = c.sum(0) + c.sum(1) - tp
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, math.nan))
+
+
+def dice_from_confusion(confusion: torch.Tensor) -> torch.Tensor:
+    """Lecture 1. Per-class Dice ``2 TP / (2 TP + FP + FN)`` from a confusion matrix, ``[C]`` float64.
+
+    NaN for a class absent from both prediction and target (0/0).
+    """
+    c = _check_confusion(confusion)
+    tp = c.diag()
+    total = c.sum(0) + c.sum(1)
+    return torch.where(total > 0, 2 * tp / total.clamp(min=1), torch.full_like(tp, math.nan))
+
+
+def iou_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Lecture 1. Per-class IoU ``|P ∩ T| / |P ∪ T|`` from integer masks, ``[num_classes]`` float64."""
+    return iou_from_confusion(confusion_matrix(pred, target, num_classes))
+
+
+def dice_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Lecture 1. Per-class Dice ``2|P ∩ T| / (|P| + |T|)`` from integer masks, ``[num_classes]`` float64."""
+    return dice_from_confusion(confusion_matrix(pred, target, num_classes))
+
+
+def evaluate_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, num_classes: int,
+                          batch_size: int = 64, device: torch.device | str | None = None) -> dict:
+    """Lecture 1. Run ``model`` on ``images`` and score it against ``masks``.
+
+    Returns a dict: ``pixel_accuracy`` (float), ``iou`` and ``dice`` (``[C]`` tensors),
+    ``mean_iou`` and ``mean_dice`` (floats, NaN classes skipped), ``confusion`` (``[C, C]``) and
+    ``predictions`` (``[N, H, W]`` int64 on the CPU).
+    """
+    if not isinstance(masks, torch.Tensor) or masks.dim() != 3:
+        raise ValueError(f"masks must be a tensor [N, H, W], got {tuple(getattr(masks, 'shape', ()))}")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[0] != masks.shape[0] \
+            or images.shape[2:] != masks.shape[1:]:
+        raise ValueError(f"images [N, C, H, W] and masks [N, H, W] must match, got "
+                         f"{tuple(getattr(images, 'shape', ()))} and {tuple(masks.shape)}")
+    predictions = predict_masks(model, images, batch_size, device)
+    confusion = confusion_matrix(predictions, masks.cpu(), num_classes)
+    iou, dice = iou_from_confusion(confusion), dice_from_confusion(confusion)
+    return {"pixel_accuracy": pixel_accuracy(predictions, masks.cpu()), "iou": iou, "dice": dice,
+            "mean_iou": float(iou.nanmean()), "mean_dice": float(dice.nanmean()),
+            "confusion": confusion, "predictions": predictions}
+
+
+def plot_metric_bars(scores: dict[str, Sequence[float]], labels: Sequence[str], title: str | None = None,
+                     ylabel: str = "score", ax: plt.Axes | None = None) -> plt.Figure:
+    """Lecture 1. Grouped bars: one group per label (class or metric), one bar per model.
+
+    ``scores`` maps a model name to one value per label, e.g. ``{"U-Net": [0.98, 0.95, ...]}``.
+    """
+    if not scores:
+        raise ValueError("plot_metric_bars needs at least one model's scores")
+    for name, values in scores.items():
+        if len(values) != len(labels):
+            raise ValueError(f"{name!r} has {len(values)} values for {len(labels)} labels")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.3 * len(labels) + 2.5, 3.5))
+    positions = np.arange(len(labels))
+    width = 0.8 / len(scores)
+    for i, (name, values) in enumerate(scores.items()):
+        bars = ax.bar(positions + (i - (len(scores) - 1) / 2) * width, np.asarray(values, dtype=float),
+                      width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.set_xticks(positions, list(labels))
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.1)
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax.figure

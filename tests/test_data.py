@@ -1,0 +1,185 @@
+"""Data loading: checksums, stand-in, missing data, Fashion-MNIST and CIFAR-10 on files the tests write."""
+import gzip
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import data
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def _fake_idx_dataset(root: Path, key: str, monkeypatch, n_train=30, n_test=20, seed=0) -> dict:
+    """Write small IDX files under the dataset's folder and register their md5 sums."""
+    rng = np.random.default_rng(seed)
+    spec = data.DATASETS[key]
+    folder = root / spec.folder
+    folder.mkdir(parents=True)
+    arrays = {}
+    md5s = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28))
+        labels = rng.integers(0, 10, size=n)
+        names = list(spec.files[split])
+        _write_idx(folder / names[0], images)
+        _write_idx(folder / names[1], labels)
+        md5s[split] = {name: data.md5sum(folder / name) for name in names}
+        arrays[split] = (images, labels)
+    monkeypatch.setitem(data.DATASETS, key, data.DatasetFiles(spec.name, spec.folder, md5s, spec.classes, spec.fmt))
+    return arrays
+
+
+def test_fashion_mnist_loads_and_matches_the_files(tmp_path, monkeypatch):
+    arrays = _fake_idx_dataset(tmp_path, "fashion_mnist", monkeypatch)
+    train = data.load_fashion_mnist("train", root=tmp_path)
+    test = data.load_fashion_mnist("test", root=tmp_path)
+    assert train.images.shape == (30, 1, 28, 28) and train.images.dtype == torch.float32
+    assert test.labels.shape == (20,) and test.labels.dtype == torch.int64
+    assert float(train.images.min()) >= 0 and float(train.images.max()) <= 1
+    assert torch.equal((train.images[:, 0] * 255).round().to(torch.uint8), torch.from_numpy(arrays["train"][0].astype(np.uint8)))
+    assert torch.equal(test.labels, torch.from_numpy(arrays["test"][1]).long())
+    assert train.classes[0] == "T-shirt/top" and len(train) == 30
+
+
+def test_checksum_mismatch_is_reported(tmp_path, monkeypatch):
+    _fake_idx_dataset(tmp_path, "fashion_mnist", monkeypatch, seed=1)
+    target = tmp_path / "FashionMNIST/raw/t10k-labels-idx1-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:-3])  # a truncated download
+    with pytest.raises(data.DatasetCorruptError, match="md5") as info:
+        data.load_fashion_mnist("test", root=tmp_path)
+    assert "t10k-labels" in str(info.value) and "Delete it" in str(info.value)
+
+
+def test_missing_dataset_offline_says_what_where_and_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(data.DatasetNotFoundError) as info:
+        data.load_fashion_mnist("train", root=tmp_path / "empty")
+    message = str(info.value)
+    assert "Fashion-MNIST" in message and "train-images-idx3-ubyte.gz" in message
+    assert str(tmp_path / "empty") in message and "COURSE_DATA_DIR" in message
+
+
+def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    def no_network(key, root):
+        raise OSError("network unreachable")
+    monkeypatch.setattr(data, "_download", no_network)
+    with pytest.raises(data.DatasetNotFoundError, match="download failed.*network unreachable"):
+        data.load_cifar10("test", root=tmp_path)
+
+
+def test_cifar10_loads_from_pickled_batches(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    spec = data.DATASETS["cifar10"]
+    folder = tmp_path / spec.folder
+    folder.mkdir()
+    md5s = {"train": {}, "test": {}}
+    expected = {}
+    for split, names in spec.files.items():
+        for name in names:
+            pixels = rng.integers(0, 256, size=(4, 3 * 32 * 32), dtype=np.uint8)
+            labels = rng.integers(0, 10, size=4).tolist()
+            with open(folder / name, "wb") as handle:
+                pickle.dump({"data": pixels, "labels": labels}, handle)
+            md5s[split][name] = data.md5sum(folder / name)
+            expected.setdefault(split, []).append((pixels, labels))
+    monkeypatch.setitem(data.DATASETS, "cifar10", data.DatasetFiles(spec.name, spec.folder, md5s, spec.classes, spec.fmt))
+    train = data.load_cifar10("train", root=tmp_path)
+    assert train.images.shape == (20, 3, 32, 32) and train.labels.shape == (20,)
+    first = torch.from_numpy(expected["train"][0][0][0].reshape(3, 32, 32))
+    assert torch.equal((train.images[0] * 255).round().to(torch.uint8), first)
+    assert train.labels[:4].tolist() == expected["train"][0][1]
+    assert data.load_cifar10("test", root=tmp_path).images.shape == (4, 3, 32, 32)
+
+
+def test_mnist_standin_needs_the_switch_and_says_so(tmp_path, monkeypatch, capsys):
+    arrays = _fake_idx_dataset(tmp_path, "mnist", monkeypatch, n_train=1, n_test=40, seed=2)
+    for name in data.DATASETS["mnist"].files["train"]:
+        (tmp_path / "MNIST/raw" / name).unlink()  # only the test split is at hand
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(data.DatasetNotFoundError, match="COURSE_MNIST_STANDIN"):
+        data.load_mnist("train", root=tmp_path)
+    monkeypatch.setenv("COURSE_MNIST_STANDIN", "1")
+    monkeypatch.setattr(data, "STANDIN_TRAIN_SIZE", 30)
+    data._announced.clear()
+    train, test = data.load_mnist("train", root=tmp_path), data.load_mnist("test", root=tmp_path)
+    assert len(train) == 30 and len(test) == 10
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and "stand" in printed[0] and "COURSE_MNIST_STANDIN" in printed[0]
+    # disjoint parts that together are exactly the official test split
+    as_rows = lambda s: {tuple((s.images[i, 0] * 255).round().int().flatten().tolist()) for i in range(len(s))}
+    official = {tuple(a.flatten().tolist()) for a in arrays["test"][0].astype(int)}
+    assert as_rows(train).isdisjoint(as_rows(test)) and as_rows(train) | as_rows(test) == official
+    # deterministic
+    assert torch.equal(data.load_mnist("train", root=tmp_path).labels, train.labels)
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "MNIST/raw/t10k-images-idx3-ubyte.gz").is_file(),
+                    reason="the offline MNIST copy is not beside the repository")
+def test_real_mnist_test_split_verifies_and_loads(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_MNIST_STANDIN", "1")
+    test = data.load_mnist("test", root=SHARED_MNIST)
+    train = data.load_mnist("train", root=SHARED_MNIST)
+    assert len(train) == data.STANDIN_TRAIN_SIZE and len(test) == 10_000 - data.STANDIN_TRAIN_SIZE
+    assert sorted(train.labels.unique().tolist()) == list(range(10))
+    assert abs(float(train.images.mean()) - 0.13) < 0.01  # MNIST's well-known mean intensity
+
+
+@pytest.mark.parametrize("name,split", [("imagenet", "train"), ("mnist", "validation")])
+def test_bad_names_are_rejected(name, split):
+    with pytest.raises(ValueError):
+        data.load_dataset(name, split)
+
+
+def test_read_idx_rejects_garbage(tmp_path):
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as handle:
+        handle.write(b"\x01\x02\x03\x04hello")
+    with pytest.raises(data.DatasetCorruptError, match="magic"):
+        data.read_idx(bad)
+
+
+def test_batches_cover_every_example_once_per_epoch():
+    x = torch.arange(103).float()[:, None]
+    y = torch.arange(103)
+    batches = data.Batches(x, y, batch_size=10, seed=0)
+    assert len(batches) == 11
+    seen = torch.cat([labels for _, labels in batches])
+    assert sorted(seen.tolist()) == list(range(103))
+    for images, labels in batches:
+        assert torch.equal(images[:, 0].long(), labels)  # rows stay paired
+    fresh = data.Batches(x, y, batch_size=10, seed=0)
+    first, second = [torch.cat([b[1] for b in fresh]) for _ in range(2)]
+    assert not torch.equal(first, second)  # reshuffled every epoch
+    again = torch.cat([b[1] for b in data.Batches(x, y, batch_size=10, seed=0)])
+    assert torch.equal(first, again)  # the same seed repeats
+
+
+def test_batches_drop_last_and_no_shuffle():
+    x = torch.arange(25)
+    batches = data.Batches(x, batch_size=10, shuffle=False, drop_last=True)
+    out = list(batches)
+    assert len(batches) == 2 and [b.tolist() for b in out] == [list(range(10)), list(range(10, 20))]
+    assert len(data.Batches(x, batch_size=5)) == 5
+
+
+@pytest.mark.parametrize("args,kwargs,error", [
+    ((), {"batch_size": 2}, ValueError),
+    ((torch.zeros(3), torch.zeros(4)), {"batch_size": 2}, ValueError),
+    ((torch.zeros(3),), {"batch_size": 0}, ValueError),
+    (([1, 2, 3],), {"batch_size": 1}, TypeError),
+    ((torch.zeros(0, 2),), {"batch_size": 1}, ValueError),
+])
+def test_batches_bad_input(args, kwargs, error):
+    with pytest.raises(error):
+        data.Batches(*args, **kwargs)

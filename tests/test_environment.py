@@ -1,0 +1,54 @@
+"""One source of truth for the packages, and the two commands the README promises."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_PACKAGES = {"jupyterlab", "torch", "torchvision", "matplotlib", "ipywidgets", "torch-snippets",
+                   "nbval", "scipy"}
+
+
+def _requirements():
+    reqs = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name = re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower()
+            reqs[name] = line.replace(" ", "")
+    return reqs
+
+
+def test_requirements_name_every_course_package_with_ranges_not_pins():
+    reqs = _requirements()
+    assert COURSE_PACKAGES <= set(reqs), f"missing: {COURSE_PACKAGES - set(reqs)}"
+    assert not [r for r in reqs.values() if "==" in r], "pinned versions break on Colab: use ranges"
+    # Colab's preinstalled torch and the torch this machine installs (2.14.1) both satisfy the range.
+    assert reqs["torch"] == "torch>=2.2"
+
+
+def test_environment_yml_reads_requirements_txt():
+    env = (ROOT / "environment.yml").read_text()
+    pip_section = env.split("- pip:", 1)[1]
+    assert "-r requirements.txt" in pip_section
+    listed = {line.strip("- ").split("=")[0].split(">")[0].strip() for line in pip_section.splitlines() if line.strip()}
+    duplicated = listed & set(_requirements())
+    assert not duplicated, f"environment.yml repeats {duplicated}: keep versions in requirements.txt only"
+
+
+def test_package_dependencies_agree_with_requirements():
+    reqs = _requirements()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    deps = re.search(r"dependencies = \[(.*?)\]", pyproject, flags=re.S).group(1)
+    for dep in re.findall(r'"([^"]+)"', deps):
+        name = re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower()
+        if name in reqs:
+            assert reqs[name] == dep.replace(" ", ""), f"{name}: pyproject says {dep}, requirements {reqs[name]}"
+
+
+def test_readme_top_has_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
+    assert blocks, "README has no command block"
+    first = [line for line in blocks[0].splitlines() if line.strip() and not line.startswith("#")]
+    assert first == ["bash course.sh start", "bash course.sh test"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^exec bash course\.sh test\s*$", ci, flags=re.M)

@@ -1,0 +1,135 @@
+"""Measure the course on this machine: notebook times, reached quality, data-loading speed.
+
+    bash course.sh bench                      # everything (full mode takes a while)
+    bash course.sh bench --only quick loader  # skip the full-mode runs
+    bash course.sh bench --lectures 01        # one lecture
+
+Prints a Markdown report and writes it to build/benchmark.md (JSON beside it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from course_meta import NOTEBOOKS, REPO_ROOT, SOLUTIONS  # noqa: E402
+from execute import execute  # noqa: E402
+
+
+def _selected(folder: Path, lectures: list[str]) -> list[Path]:
+    return [p for p in sorted(folder.glob("*.ipynb")) if not lectures or p.name[:2] in lectures]
+
+
+def bench_notebooks(lectures: list[str], quick: bool, scratch: Path) -> list[dict]:
+    rows = []
+    folders = (NOTEBOOKS, SOLUTIONS) if quick else (SOLUTIONS,)
+    for folder in folders:
+        for notebook in _selected(folder, lectures):
+            results_dir = scratch / f"results-{folder.name}"
+            env = {"COURSE_QUICK": "1" if quick else "0", "COURSE_RESULTS_DIR": str(results_dir),
+                   "COURSE_CHECKPOINT_DIR": str(scratch / f"ckpt-{folder.name}-{notebook.stem}"),
+                   "MPLBACKEND": "Agg"}
+            print(f"  {'quick' if quick else 'full'} {folder.name}/{notebook.name} ...", end=" ", flush=True)
+            seconds, ok, tail = execute(notebook, scratch / folder.name / notebook.name, env)
+            print(f"{seconds:.0f} s {'ok' if ok else 'FAILED'}")
+            if not ok:
+                print(tail)
+            mode = "quick" if quick else "full"
+            result_file = results_dir / f"{notebook.stem}-{mode}.json"
+            results = json.loads(result_file.read_text()) if result_file.is_file() else {}
+            rows.append({"notebook": f"{folder.name}/{notebook.name}", "mode": mode, "seconds": round(seconds, 1),
+                         "ok": ok, "results": results})
+    return rows
+
+
+def bench_loader(batch_size: int = 128) -> dict:
+    """One shuffled MNIST epoch: course_lib's Batches vs DataLoader + ToTensor over the same images."""
+    import torch
+    from PIL import Image
+    from torchvision.transforms import ToTensor
+
+    from course_lib.data import Batches, load_mnist
+
+    train = load_mnist("train")
+    pixels = (train.images[:, 0] * 255).round().to(torch.uint8)
+
+    class PILDigits(torch.utils.data.Dataset):
+        """What torchvision.datasets.MNIST does per sample: uint8 array -> PIL image -> transform."""
+
+        def __init__(self) -> None:
+            self.to_tensor = ToTensor()
+
+        def __len__(self) -> int:
+            return len(pixels)
+
+        def __getitem__(self, i: int):
+            return self.to_tensor(Image.fromarray(pixels[i].numpy(), mode="L")), int(train.labels[i])
+
+    def epoch_rate(make_iter, repeats: int = 3) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            seen = sum(len(batch[1]) for batch in make_iter())
+            best = min(best, time.perf_counter() - start)
+        return seen / best
+
+    ours = epoch_rate(lambda: Batches(train.images, train.labels, batch_size=batch_size, shuffle=True, seed=None))
+    loader = epoch_rate(lambda: torch.utils.data.DataLoader(PILDigits(), batch_size=batch_size, shuffle=True))
+    return {"images": len(train), "batches_per_s_images": round(ours), "dataloader_images_per_s": round(loader),
+            "ratio": round(ours / loader, 1)}
+
+
+def report(rows: list[dict], loader: dict | None) -> str:
+    lines = ["# Course benchmark", "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}", ""]
+    if rows:
+        lines += ["| notebook | mode | seconds | ok | results |", "|---|---|---:|---|---|"]
+        for row in rows:
+            results = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["results"].items()))
+            lines.append(f"| {row['notebook']} | {row['mode']} | {row['seconds']:.0f} | "
+                         f"{'yes' if row['ok'] else 'NO'} | {results} |")
+        lines.append("")
+    if loader:
+        lines += ["| MNIST epoch (shuffled, batch 128) | images/s |", "|---|---:|",
+                  f"| course_lib Batches | {loader['batches_per_s_images']:,} |",
+                  f"| DataLoader + ToTensor | {loader['dataloader_images_per_s']:,} |",
+                  f"| ratio | {loader['ratio']}x |", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=["quick", "full", "loader"], default=["quick", "full", "loader"])
+    parser.add_argument("--lectures", nargs="*", default=[], help="lecture numbers, e.g. 01 02")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build")
+    args = parser.parse_args()
+    lectures = [n.zfill(2) for n in args.lectures]
+    rows: list[dict] = []
+    loader = None
+    with tempfile.TemporaryDirectory() as scratch:
+        if "loader" in args.only:
+            print("Data loading ...")
+            loader = bench_loader()
+        if "quick" in args.only:
+            print("Quick mode (every notebook, student and solution versions):")
+            rows += bench_notebooks(lectures, quick=True, scratch=Path(scratch))
+        if "full" in args.only:
+            print("Full mode (solution notebooks):")
+            rows += bench_notebooks(lectures, quick=False, scratch=Path(scratch))
+    text = report(rows, loader)
+    print("\n" + text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.md").write_text(text)
+    (args.out / "benchmark.json").write_text(json.dumps({"notebooks": rows, "loader": loader}, indent=1))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
