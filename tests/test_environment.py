@@ -52,3 +52,33 @@ def test_readme_top_has_the_two_commands_and_ci_runs_the_test_one():
     assert first == ["bash course.sh start", "bash course.sh test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^exec bash course\.sh test\s*$", ci, flags=re.M)
+
+
+def test_colab_badges_point_at_the_course_repository():
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    from course_meta import COURSE_BRANCH, COURSE_REPO
+
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
+    assert links
+    prefix = COURSE_REPO.removeprefix("https://github.com/") + f"/blob/{COURSE_BRANCH}/notebooks/"
+    for link in links:
+        assert link.startswith(prefix), link
+        assert (ROOT / "notebooks" / link.removeprefix(prefix)).is_file(), f"badge to a missing notebook: {link}"
+
+
+def test_library_is_documented_by_lecture():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import course_lib
+
+    for info in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+        module = importlib.import_module(info.name)
+        assert module.__doc__ and re.search(r"[Ll]ecture", module.__doc__ + "".join(
+            (getattr(obj, "__doc__", "") or "") for _, obj in inspect.getmembers(module))), info.name
+        for name, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o)):
+            if not name.startswith("_") and getattr(obj, "__module__", "") == module.__name__:
+                assert obj.__doc__, f"{info.name}.{name} has no docstring"
