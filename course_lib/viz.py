@@ -211,10 +211,9 @@ def colour_mask(mask: torch.Tensor) -> np.ndarray:
 
 
 def overlay(image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.5) -> np.ndarray:
-    """Blend a coloured class mask over an image (background pixels stay as they are)."""
+    """Blend a coloured class mask over a grey copy of the image, so class colours read true."""
     img = to_unit_range(_as_image_batch(image))[0].permute(1, 2, 0).numpy()
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
+    img = np.repeat(img.mean(axis=-1, keepdims=True), 3, axis=-1)
     mask = torch.as_tensor(mask)
     if tuple(mask.shape) != img.shape[:2]:
         raise ValueError(f"mask {tuple(mask.shape)} and image {img.shape[:2]} must have the same H, W")
