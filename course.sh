@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The course's one entry point. Each command first makes sure .venv/ exists and is up to date.
 #
-#   bash course.sh start      set up, then open JupyterLab on the course (notebooks/)
+#   bash course.sh start      set up, then open JupyterLab on the course (notebooks/); extra args go to jupyter
 #   bash course.sh test       set up, then run every test: course_lib unit tests + nbval (quick mode)
 #   bash course.sh prerun     execute every solution notebook in full mode into build/ (ipynb + HTML)
 #   bash course.sh bench      measure quick/full times, reached quality and data-loader speed
@@ -55,7 +55,10 @@ run_tests() {
 }
 
 case "${1:-}" in
-    start)     setup; exec "$VENV/bin/jupyter" lab --notebook-dir=. notebooks/ ;;
+    start)     setup; shift
+               root_flag=(); [ "$(id -u)" = 0 ] && root_flag=(--allow-root)
+               exec "$VENV/bin/jupyter" lab --ServerApp.root_dir=. \
+                   --LabApp.default_url=/lab/tree/notebooks "${root_flag[@]}" "$@" ;;
     test)      setup; shift; run_tests "$@" ;;
     prerun)    setup; shift; use_offline_copy; "$PY" tools/prerun.py "$@" ;;
     bench)     setup; shift; use_offline_copy; "$PY" tools/benchmark.py "$@" ;;
