@@ -14,7 +14,9 @@ module                      what it holds (lecture that introduces it)
 ``results``                 visible, recorded result checks (L1)
 ``segmentation``            FCN, U-Net, conv arithmetic, IoU/Dice (L1)
 ``autoencoders``            MLP and conv autoencoders, KL demo (L2)
-``exercises.lecture01/02``  the tests behind each lecture's check cells
+``vae``                     ELBO, reparameterization, IWAE bound, MLP/conv/conditional VAE,
+                            latent explorer (L3)
+``exercises.lectureNN``     the tests behind lecture NN's check cells
 ==========================  ============================================================
 """
 from . import checks, config, data, results, shapes, train, viz  # noqa: F401

@@ -415,6 +415,39 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.
     return F.cross_entropy(logits, target, weight=weight)
 
 
+def with_cosine_lr(loss_fn: Callable, optimizer: torch.optim.Optimizer, peak_lr: float, total_steps: int,
+                   final_fraction: float = 0.02) -> Callable:
+    """Lecture 1. Wrap a ``fit`` loss function so each step first sets a cosine-decayed learning rate.
+
+    Step ``t`` uses ``lr = peak_lr * (f + (1 - f) * (1 + cos(pi * t / total_steps)) / 2)`` with
+    ``f = final_fraction``: large steps early, small ones at the end, where the model settles.
+    The step count is read from the optimizer's own state, so a run resumed from a checkpoint
+    continues the schedule where it stopped. (``course_lib.train.fit`` takes no scheduler.)
+    """
+    if not isinstance(peak_lr, (int, float)) or isinstance(peak_lr, bool) or peak_lr <= 0:
+        raise ValueError(f"peak_lr must be a positive number, got {peak_lr!r}")
+    _check_int(total_steps, "total_steps", 1)
+    if not 0 <= final_fraction <= 1:
+        raise ValueError(f"final_fraction must lie in [0, 1], got {final_fraction}")
+
+    def steps_taken() -> int:
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                step = optimizer.state.get(param, {}).get("step")
+                if step is not None:
+                    return int(step)
+        return 0
+
+    def scheduled_loss(model: nn.Module, batch: object) -> object:
+        progress = min(steps_taken(), total_steps) / total_steps
+        lr = peak_lr * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return loss_fn(model, batch)
+
+    return scheduled_loss
+
+
 @torch.no_grad()
 def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 64,
                   device: torch.device | str | None = None) -> torch.Tensor:

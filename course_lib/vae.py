@@ -1,0 +1,753 @@
+"""Variational autoencoders and the ELBO, measured in nats (lecture 3).
+
+Read top to bottom:
+
+1. the pieces of the ELBO: :func:`reparameterize`, :func:`gaussian_kl`,
+   :func:`bernoulli_log_likelihood`, :func:`gaussian_log_likelihood`;
+2. a linear-Gaussian model whose evidence and posterior are exact (:class:`LinearGaussianModel`),
+   used to check ``log p(x) - ELBO = KL(q(z|x) || p(z|x))`` with numbers;
+3. gradient estimators: reparameterized vs score function (:func:`gradient_estimates`);
+4. the models: :class:`MLPVAE` (784-400-20), :class:`ConvVAE`, :class:`ConditionalVAE`;
+5. the objective and its evaluation: :func:`elbo`, :func:`negative_elbo_loss`, :func:`iwae_bound`,
+   :func:`evaluate_elbo`, :func:`evaluate_iwae`, :func:`train_vae`;
+6. helpers for the figures: :func:`encode_means`, :func:`sample_prior`, :func:`latent_explorer`,
+   and a small digit classifier to score the conditional VAE.
+
+Pixel model: every likelihood here is the *grey-level Bernoulli* one, ``sum_i x_i log p_i +
+(1 - x_i) log(1 - p_i)`` with ``x_i`` in [0, 1] (no binarization), summed over the 784 pixels of an
+image, so the numbers are nats per image.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+# --------------------------------------------------------------------------------------------
+# 0. Input validation
+# --------------------------------------------------------------------------------------------
+
+
+def _tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def _positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _images(x: object, name: str = "x") -> torch.Tensor:
+    x = _tensor(x, name)
+    if x.dim() != 4:
+        raise ValueError(f"{name} must be a batch of images [N, C, H, W], got shape {tuple(x.shape)}")
+    return x
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+# --------------------------------------------------------------------------------------------
+# 1. The pieces of the ELBO
+# --------------------------------------------------------------------------------------------
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Lecture 3. Draw ``z ~ N(mu, diag(exp(logvar)))`` as ``mu + exp(logvar / 2) * eps``.
+
+    ``eps ~ N(0, I)`` carries all the randomness, so ``z`` is a differentiable function of
+    ``mu`` and ``logvar``: gradients flow into the encoder. Shapes: any, ``mu`` and ``logvar`` equal.
+    """
+    _tensor(mu, "mu")
+    _tensor(logvar, "logvar")
+    _same_shape(mu, logvar, "mu and logvar")
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device) \
+        if generator is not None else torch.randn_like(mu)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Lecture 3. ``KL(N(mu, diag(exp(logvar))) || N(0, I))`` in closed form, one value per example.
+
+    ``0.5 * sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)`` over the last dimension:
+    ``[N, D] -> [N]`` (a 1-D input ``[D]`` gives a scalar).
+    """
+    _tensor(mu, "mu")
+    _tensor(logvar, "logvar")
+    _same_shape(mu, logvar, "mu and logvar")
+    if mu.dim() == 0:
+        raise ValueError("mu and logvar need at least one dimension (the latent dimension)")
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Lecture 3. Grey-level Bernoulli ``log p(x | z)`` from decoder logits, in nats per example.
+
+    ``sum_i x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i))`` summed over every pixel
+    (all dimensions but the first), computed stably from the logits. ``x`` in [0, 1], same shape
+    as ``logits``; returns ``[N]``.
+    """
+    _tensor(logits, "logits")
+    _tensor(x, "x")
+    _same_shape(logits, x, "logits and x")
+    if logits.dim() < 2:
+        raise ValueError(f"expected a batch [N, ...], got shape {tuple(logits.shape)}")
+    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
+        raise ValueError(f"x must lie in [0, 1] for a Bernoulli likelihood, got values in "
+                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
+    per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return per_pixel.flatten(1).sum(dim=1)
+
+
+def gaussian_log_likelihood(mean: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Lecture 3. ``log N(x; mean, sigma^2 I)`` per example, summed over pixels, in nats.
+
+    ``-sum_i (x_i - mean_i)^2 / (2 sigma^2) - D/2 log(2 pi sigma^2)``: an MSE loss is this with a
+    fixed ``sigma``, up to a scale and a constant. Returns ``[N]``.
+    """
+    _tensor(mean, "mean")
+    _tensor(x, "x")
+    _same_shape(mean, x, "mean and x")
+    if not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    d = x[0].numel()
+    sq = (x - mean).pow(2).flatten(1).sum(dim=1)
+    return -sq / (2 * sigma**2) - 0.5 * d * (LOG_2PI + 2 * math.log(sigma))
+
+
+def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Lecture 3. ``log N(z; mu, diag(exp(logvar)))`` summed over the last dimension."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. A linear-Gaussian model: evidence and posterior in closed form
+# --------------------------------------------------------------------------------------------
+
+
+def _mvn_logpdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    d = x.shape[-1]
+    chol = torch.linalg.cholesky(cov)
+    diff = (x - mean).unsqueeze(-1)
+    sol = torch.linalg.solve_triangular(chol, diff, upper=False).squeeze(-1)
+    logdet = 2 * torch.log(torch.diagonal(chol)).sum()
+    return -0.5 * (d * LOG_2PI + logdet + sol.pow(2).sum(-1))
+
+
+def kl_mvn(mean_q: torch.Tensor, cov_q: torch.Tensor, mean_p: torch.Tensor,
+           cov_p: torch.Tensor) -> torch.Tensor:
+    """Lecture 3. ``KL(N(mean_q, cov_q) || N(mean_p, cov_p))`` for full covariance matrices."""
+    d = mean_q.shape[-1]
+    inv_p = torch.linalg.inv(cov_p)
+    diff = mean_p - mean_q
+    return 0.5 * (torch.trace(inv_p @ cov_q) + diff @ inv_p @ diff - d
+                  + torch.logdet(cov_p) - torch.logdet(cov_q))
+
+
+class LinearGaussianModel:
+    """Lecture 3. ``z ~ N(0, I_d)``, ``x | z ~ N(W z + b, sigma^2 I_D)``: everything is exact.
+
+    * evidence: ``p(x) = N(x; b, W W^T + sigma^2 I)``;
+    * posterior: ``p(z | x) = N(S W^T (x - b) / sigma^2, S)`` with ``S = (I + W^T W / sigma^2)^-1``;
+    * the ELBO of any Gaussian ``q(z) = N(m, C)`` in closed form (no sampling), and by Monte Carlo.
+
+    Works in float64 so the identity ``log p(x) - ELBO(q) = KL(q || p(z|x))`` holds to ~1e-10.
+    """
+
+    def __init__(self, latent_dim: int = 2, data_dim: int = 5, sigma: float = 0.5, seed: int = 0) -> None:
+        _positive_int(latent_dim, "latent_dim")
+        _positive_int(data_dim, "data_dim")
+        if not (isinstance(sigma, (int, float)) and sigma > 0):
+            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+        g = torch.Generator().manual_seed(seed)
+        self.d, self.D, self.sigma = latent_dim, data_dim, float(sigma)
+        self.W = torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64)
+        self.b = torch.randn(data_dim, generator=g, dtype=torch.float64)
+
+    def _x(self, x: torch.Tensor) -> torch.Tensor:
+        x = _tensor(x, "x").double()
+        if x.shape != (self.D,):
+            raise ValueError(f"x must have shape ({self.D},), got {tuple(x.shape)}")
+        return x
+
+    def sample(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One draw ``(z, x)`` from the joint ``p(z) p(x | z)``."""
+        z = torch.randn(self.d, generator=generator, dtype=torch.float64)
+        x = self.W @ z + self.b + self.sigma * torch.randn(self.D, generator=generator, dtype=torch.float64)
+        return z, x
+
+    def log_evidence(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact ``log p(x)`` (a Gaussian marginal: the integral over z done by hand)."""
+        x = self._x(x)
+        cov = self.W @ self.W.T + self.sigma**2 * torch.eye(self.D, dtype=torch.float64)
+        return _mvn_logpdf(x, self.b, cov)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact posterior ``p(z | x)`` as ``(mean [d], covariance [d, d])``."""
+        x = self._x(x)
+        s = torch.linalg.inv(torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.sigma**2)
+        return s @ self.W.T @ (x - self.b) / self.sigma**2, s
+
+    def elbo(self, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor) -> torch.Tensor:
+        """Closed-form ``E_q[log p(x | z)] - KL(q || p(z))`` for ``q = N(q_mean, q_cov)``."""
+        x = self._x(x)
+        q_mean, q_cov = q_mean.double(), q_cov.double()
+        if q_mean.shape != (self.d,) or q_cov.shape != (self.d, self.d):
+            raise ValueError(f"q_mean must be ({self.d},) and q_cov ({self.d}, {self.d}); got "
+                             f"{tuple(q_mean.shape)} and {tuple(q_cov.shape)}")
+        resid = x - self.W @ q_mean - self.b
+        expected_ll = (-0.5 * self.D * (LOG_2PI + 2 * math.log(self.sigma))
+                       - (resid @ resid + torch.trace(self.W @ q_cov @ self.W.T)) / (2 * self.sigma**2))
+        zeros, eye = torch.zeros(self.d, dtype=torch.float64), torch.eye(self.d, dtype=torch.float64)
+        return expected_ll - kl_mvn(q_mean, q_cov, zeros, eye)
+
+    def elbo_monte_carlo(self, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor,
+                         samples: int = 100_000, seed: int = 0) -> torch.Tensor:
+        """The same ELBO estimated as ``mean_s [log p(x, z_s) - log q(z_s)]``, ``z_s ~ q``."""
+        x = self._x(x)
+        _positive_int(samples, "samples")
+        g = torch.Generator().manual_seed(seed)
+        chol = torch.linalg.cholesky(q_cov.double())
+        z = q_mean.double() + torch.randn(samples, self.d, generator=g, dtype=torch.float64) @ chol.T
+        mean_x = z @ self.W.T + self.b
+        log_lik = (-0.5 * self.D * (LOG_2PI + 2 * math.log(self.sigma))
+                   - (x - mean_x).pow(2).sum(-1) / (2 * self.sigma**2))
+        log_prior = -0.5 * (self.d * LOG_2PI + z.pow(2).sum(-1))
+        log_q = _mvn_logpdf(z, q_mean.double(), q_cov.double())
+        return (log_lik + log_prior - log_q).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Two gradient estimators for d/dmu E_{z ~ N(mu, sigma^2)}[f(z)]
+# --------------------------------------------------------------------------------------------
+
+
+def gradient_estimates(f: Callable[[torch.Tensor], torch.Tensor], mu: float, sigma: float,
+                       samples: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Lecture 3. Per-sample estimates of ``d/dmu E_{z~N(mu, sigma^2)}[f(z)]``, two ways.
+
+    * ``"score"`` (REINFORCE): ``f(z) * d/dmu log N(z; mu, sigma^2) = f(z) (z - mu) / sigma^2``;
+      needs only values of ``f``.
+    * ``"reparam"``: ``z = mu + sigma * eps``, then autograd gives ``f'(z)``.
+    Both are unbiased; returns ``{"score": [samples], "reparam": [samples]}``.
+    """
+    _positive_int(samples, "samples")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    g = torch.Generator().manual_seed(seed)
+    eps = torch.randn(samples, generator=g, dtype=torch.float64)
+    z = float(mu) + sigma * eps
+    z_leaf = z.clone().requires_grad_(True)
+    values = f(z_leaf)
+    (per_sample,) = torch.autograd.grad(values.sum(), z_leaf)   # f'(z): dz/dmu = 1
+    score = values.detach() * (z - mu) / sigma**2
+    return {"score": score, "reparam": per_sample.detach()}
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The models
+# --------------------------------------------------------------------------------------------
+
+
+class VAE(nn.Module):
+    """Lecture 3. The interface all the course's VAEs share.
+
+    ``encode(x) -> (mu, logvar)`` (the Gaussian ``q(z|x)``), ``decode_logits(z) -> logits``
+    (the Bernoulli ``p(x|z)``), ``decode(z) -> pixel means in [0, 1]``, ``forward(x) ->
+    (logits, mu, logvar)`` with one reparameterized sample. Conditional models take ``y`` too.
+    """
+
+    latent_dim: int
+    conditional = False
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Pixel means ``sigmoid(logits)`` in [0, 1], shape ``[N, 1, 28, 28]``."""
+        return torch.sigmoid(self.decode_logits(z, y))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x, y)
+        return self.decode_logits(reparameterize(mu, logvar), y), mu, logvar
+
+
+class MLPVAE(VAE):
+    """Lecture 3. The classic MLP VAE: 784 -> 400 -> (mu, logvar) in R^20 -> 400 -> 784 logits."""
+
+    def __init__(self, latent_dim: int = 20, hidden: int = 400) -> None:
+        super().__init__()
+        self.latent_dim = _positive_int(latent_dim, "latent_dim")
+        _positive_int(hidden, "hidden")
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU())
+        self.to_mu = nn.Linear(hidden, latent_dim)
+        self.to_logvar = nn.Linear(hidden, latent_dim)
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784))
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z).view(-1, 1, 28, 28)
+
+
+class ConvVAE(VAE):
+    """Lecture 3. A convolutional VAE for 28x28 images.
+
+    Encoder: conv 32 (stride 2, 14x14) -> conv 64 (stride 2, 7x7) -> linear ``hidden`` -> (mu, logvar).
+    Decoder: linear -> 64x7x7 -> transposed conv to 32x14x14 -> transposed conv to 1x28x28 logits.
+    """
+
+    def __init__(self, latent_dim: int = 32, hidden: int = 256, channels: int = 32) -> None:
+        super().__init__()
+        self.latent_dim = _positive_int(latent_dim, "latent_dim")
+        c = _positive_int(channels, "channels")
+        _positive_int(hidden, "hidden")
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c, 4, 2, 1), nn.ELU(),
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ELU(),
+            nn.Flatten(), nn.Linear(2 * c * 49, hidden), nn.ELU())
+        self.to_mu = nn.Linear(hidden, latent_dim)
+        self.to_logvar = nn.Linear(hidden, latent_dim)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ELU(),
+            nn.Linear(hidden, 2 * c * 49), nn.ELU(), nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.ELU(),
+            nn.ConvTranspose2d(c, 1, 4, 2, 1))
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z)
+
+
+class ConditionalVAE(VAE):
+    """Lecture 3. An MLP VAE conditioned on the class: ``q(z | x, y)`` and ``p(x | z, y)``.
+
+    The label enters both networks as a one-hot vector concatenated to the input. To generate a
+    requested digit, draw ``z ~ N(0, I)`` and decode it with that label.
+    """
+
+    conditional = True
+
+    def __init__(self, latent_dim: int = 16, hidden: int = 400, num_classes: int = 10) -> None:
+        super().__init__()
+        self.latent_dim = _positive_int(latent_dim, "latent_dim")
+        self.num_classes = _positive_int(num_classes, "num_classes", 2)
+        _positive_int(hidden, "hidden")
+        self.encoder = nn.Sequential(nn.Linear(784 + num_classes, hidden), nn.ReLU())
+        self.to_mu = nn.Linear(hidden, latent_dim)
+        self.to_logvar = nn.Linear(hidden, latent_dim)
+        self.decoder = nn.Sequential(nn.Linear(latent_dim + num_classes, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, 784))
+
+    def _one_hot(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
+        if y is None:
+            raise ValueError("a ConditionalVAE needs the labels y (int64 [N])")
+        if y.dtype != torch.int64 or y.shape != (n,):
+            raise ValueError(f"y must be int64 of shape [{n}], got {y.dtype} {tuple(y.shape)}")
+        if n and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
+        return F.one_hot(y, self.num_classes).float()
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(torch.cat([x.flatten(1), self._one_hot(y, x.shape[0])], dim=1))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = torch.cat([z, self._one_hot(y, z.shape[0])], dim=1)
+        return self.decoder(h).view(-1, 1, 28, 28)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The objective, the importance-weighted bound, training and evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_model_input(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> None:
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.vae.VAE, got {type(model).__name__}")
+    _images(x, "x")
+    if model.conditional and y is None:
+        raise ValueError("this model is conditional: pass the labels y")
+
+
+def elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Lecture 3. One-sample ELBO per example: ``(elbo [N], log p(x|z) [N], KL [N])``, in nats.
+
+    ``elbo = log p(x | z) - beta * KL(q(z|x) || N(0, I))`` with ``z`` reparameterized; ``beta = 1``
+    is the real bound, other values give the beta-VAE objective (then it is no longer a bound).
+    """
+    _check_model_input(model, x, y)
+    logits, mu, logvar = model(x, y)
+    rec = bernoulli_log_likelihood(logits, x)
+    kl = gaussian_kl(mu, logvar)
+    return rec - beta * kl, rec, kl
+
+
+def negative_elbo_loss(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0
+                       ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Lecture 3. The training loss: ``-ELBO`` averaged over the batch (nats per image), plus logs.
+
+    Summing over pixels and averaging over images keeps the reconstruction and the KL in the
+    ratio the bound prescribes whatever the batch size.
+    """
+    value, rec, kl = elbo(model, x, y, beta)
+    loss = -value.mean()
+    return loss, {"rec_nats": float(-rec.detach().mean()), "kl_nats": float(kl.detach().mean())}
+
+
+def vae_loss_fn(beta: float = 1.0) -> Callable[[VAE, object], tuple[torch.Tensor, dict[str, float]]]:
+    """Lecture 3. A ``loss_fn(model, batch)`` for :func:`course_lib.train.fit`.
+
+    ``batch`` is an image tensor or ``(images, labels)``; labels are passed on to conditional models.
+    """
+    def loss_fn(model: VAE, batch: object) -> tuple[torch.Tensor, dict[str, float]]:
+        if isinstance(batch, (tuple, list)):
+            x, y = batch[0], batch[1]
+        else:
+            x, y = batch, None
+        return negative_elbo_loss(model, x, y if model.conditional else None, beta)
+
+    return loss_fn
+
+
+def iwae_bound(model: VAE, x: torch.Tensor, k: int, y: torch.Tensor | None = None,
+               chunk: int = 4096) -> torch.Tensor:
+    """Lecture 3. The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i | x)`` per example.
+
+    ``z_i ~ q(z | x)``; the average is taken in log space with ``logsumexp`` (stable for weights
+    like exp(-100)). ``k = 1`` is an unbiased estimate of the ELBO; the bound tightens towards
+    ``log p(x)`` as ``k`` grows. The ``N * k`` decoder passes are made ``chunk`` at a time.
+    Returns ``[N]`` nats; no gradients.
+    """
+    _check_model_input(model, x, y)
+    _positive_int(k, "k")
+    _positive_int(chunk, "chunk")
+    with torch.no_grad():
+        mu, logvar = model.encode(x, y)
+        n, d = mu.shape
+        log_w = torch.empty(n, k, dtype=mu.dtype, device=x.device)
+        per_chunk = max(1, chunk // max(n, 1))  # samples of every example drawn per decoder pass
+        for start in range(0, k, per_chunk):
+            m = min(per_chunk, k - start)
+            eps = torch.randn(m, n, d, dtype=mu.dtype, device=x.device)
+            z = mu + torch.exp(0.5 * logvar) * eps                       # [m, n, d]
+            z_flat = z.reshape(m * n, d)
+            y_rep = y.repeat(m) if y is not None else None
+            logits = model.decode_logits(z_flat, y_rep)
+            x_rep = x.unsqueeze(0).expand(m, *x.shape).reshape(m * n, *x.shape[1:])
+            log_px_z = bernoulli_log_likelihood(logits, x_rep).view(m, n)
+            log_pz = log_normal_diag(z, torch.zeros_like(z), torch.zeros_like(z))
+            log_qz = log_normal_diag(z, mu, logvar)
+            log_w[:, start:start + m] = (log_px_z + log_pz - log_qz).T
+        return torch.logsumexp(log_w, dim=1) - math.log(k)
+
+
+def _in_batches(images: torch.Tensor, labels: torch.Tensor | None, batch_size: int,
+                device: torch.device):
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start:start + batch_size].to(device)
+        y = labels[start:start + batch_size].to(device) if labels is not None else None
+        yield x, y
+
+
+def evaluate_elbo(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
+                  batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Lecture 3. Test-set averages in nats per image: ``neg_elbo``, ``rec`` (-log p(x|z)), ``kl``.
+
+    One reparameterized sample per image, with a fixed seed so repeated calls agree.
+    """
+    _images(images, "images")
+    _positive_int(batch_size, "batch_size")
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    totals = {"neg_elbo": 0.0, "rec": 0.0, "kl": 0.0}
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        with torch.no_grad():
+            for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
+                value, rec, kl = elbo(model, x, y)
+                totals["neg_elbo"] -= float(value.sum())
+                totals["rec"] -= float(rec.sum())
+                totals["kl"] += float(kl.sum())
+    finally:
+        torch.random.set_rng_state(state)
+        model.train(was_training)
+    return {key: v / images.shape[0] for key, v in totals.items()}
+
+
+def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, labels: torch.Tensor | None = None,
+                  batch_size: int = 100, seed: int = 0) -> float:
+    """Lecture 3. Mean negative importance-weighted bound ``-log p_k(x)`` in nats per image."""
+    _images(images, "images")
+    _positive_int(k, "k")
+    device = _model_device(model)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    total = 0.0
+    was_training = model.training
+    model.eval()
+    try:
+        for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
+            total -= float(iwae_bound(model, x, k, y).sum())
+    finally:
+        torch.random.set_rng_state(state)
+        model.train(was_training)
+    return total / images.shape[0]
+
+
+def cosine_schedule(optimizer: torch.optim.Optimizer, total_steps: int, final_fraction: float = 0.05) -> None:
+    """Lecture 3. Lower the learning rate along a half cosine over ``total_steps`` optimizer steps.
+
+    The step count comes from Adam's own state, so a run resumed from a checkpoint stays on schedule.
+    """
+    _positive_int(total_steps, "total_steps")
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+
+    def set_lr(opt: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        for group in opt.param_groups:
+            step = int(opt.state.get(group["params"][0], {}).get("step", 0))
+            progress = min(step / total_steps, 1.0)
+            group["lr"] = group["initial_lr"] * (final_fraction + (1 - final_fraction) * 0.5
+                                                 * (1 + math.cos(math.pi * progress)))
+
+    optimizer.register_step_post_hook(set_lr)
+
+
+def train_vae(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None, *, epochs: int,
+              lr: float = 1e-3, batch_size: int = 128, beta: float = 1.0,
+              device: torch.device | str = "cpu", checkpoint: str | None = None,
+              evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+              desc: str = "VAE") -> dict[str, list[float]]:
+    """Lecture 3. Train ``model`` on ``-ELBO`` (or the beta-VAE loss) with Adam and a cosine decay.
+
+    A thin wrapper around :func:`course_lib.train.fit`; ``checkpoint`` is a run name (a finished
+    run is loaded instead of retrained; a checkpoint of another architecture is moved aside).
+    """
+    from .data import Batches
+    from .train import checkpoint_path, fit
+
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.vae.VAE, got {type(model).__name__}")
+    _images(images, "images")
+    _positive_int(epochs, "epochs", 0)
+    _positive_int(batch_size, "batch_size")
+    if model.conditional and labels is None:
+        raise ValueError("a conditional VAE trains on (images, labels): pass labels")
+    model.to(device)
+    path = checkpoint_path(checkpoint) if checkpoint else None
+    if path is not None:
+        _discard_incompatible_checkpoint(path, model)
+    tensors = (images, labels) if labels is not None else (images,)
+    batches = Batches(*tensors, batch_size=batch_size, device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    cosine_schedule(optimizer, total_steps=max(epochs * len(batches), 1))
+    return fit(model, optimizer, vae_loss_fn(beta), batches, epochs, evaluate=evaluate,
+               checkpoint=path, desc=desc)
+
+
+def _discard_incompatible_checkpoint(path: Path, model: nn.Module) -> None:
+    from .train import load_checkpoint
+
+    if not path.is_file():
+        return
+    try:
+        saved = load_checkpoint(path)["model"]
+    except (RuntimeError, KeyError, TypeError):
+        saved = None
+    current = model.state_dict()
+    if saved is not None and saved.keys() == current.keys() and all(
+            saved[k].shape == current[k].shape for k in current):
+        return
+    stale = path.with_name(path.name + ".stale")
+    path.replace(stale)
+    print(f"The checkpoint {path.name} does not fit this model; moved to {stale.name}, training from scratch.")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Helpers for the figures
+# --------------------------------------------------------------------------------------------
+
+
+def encode_means(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
+                 batch_size: int = 1000) -> torch.Tensor:
+    """Lecture 3. The posterior means ``mu(x)`` of a batch of images, on the CPU, ``[N, latent_dim]``."""
+    _images(images, "images")
+    device = _model_device(model)
+    out = []
+    with torch.no_grad():
+        for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
+            out.append(model.encode(x, y)[0].cpu())
+    return torch.cat(out)
+
+
+def sample_prior(model: VAE, n: int, labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    """Lecture 3. ``n`` images decoded from ``z ~ N(0, I)`` (pixel means), on the CPU."""
+    _positive_int(n, "n")
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, model.latent_dim, generator=g).to(_model_device(model))
+    with torch.no_grad():
+        y = labels.to(z.device) if labels is not None else None
+        return model.decode(z, y).cpu()
+
+
+class DigitClassifier(nn.Module):
+    """Lecture 3. A small MLP classifier, used only to score which digit a generated image shows."""
+
+    def __init__(self, hidden: int = 256) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def train_digit_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 5,
+                           device: torch.device | str = "cpu", seed: int = 0) -> DigitClassifier:
+    """Lecture 3. Train :class:`DigitClassifier` with Adam (a few seconds on a CPU)."""
+    from .data import Batches
+    from .train import fit
+
+    torch.manual_seed(seed)
+    model = DigitClassifier().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    fit(model, optimizer, loss_fn, Batches(images, labels, batch_size=128, device=device), epochs,
+        desc="digit classifier")
+    return model
+
+
+def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Lecture 3. The fraction of ``images`` that ``classifier`` assigns to ``labels``."""
+    device = _model_device(classifier)
+    with torch.no_grad():
+        pred = classifier(images.to(device)).argmax(1).cpu()
+    return float((pred == labels.cpu()).float().mean())
+
+
+def _no_widget_frontend() -> str | None:
+    """Why no interactive widget can be shown here (``None`` when one probably can)."""
+    if os.environ.get("COURSE_STATIC_WIDGETS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return "COURSE_STATIC_WIDGETS is set"
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return "ipywidgets is not installed"
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return "not running in a Jupyter kernel"
+    if os.environ.get("MPLBACKEND", "").lower() == "agg" or os.environ.get("COURSE_QUICK"):
+        return "headless run (CI / quick mode)"
+    try:  # a kernel started by nbconvert / nbval / papermill has no widget frontend
+        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode(errors="ignore")
+        if any(word in parent for word in ("nbconvert", "nbval", "pytest", "nbclient", "papermill")):
+            return "executed by " + ("nbconvert" if "nbconvert" in parent else "a test runner")
+    except OSError:
+        pass
+    return None
+
+
+def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, *,
+                    dims: int = 4, low: float = -3.0, high: float = 3.0, steps: int = 7,
+                    base: torch.Tensor | None = None, interactive: bool | None = None,
+                    device: torch.device | str = "cpu"):
+    """Lecture 3. Sliders on ``dims`` latent coordinates that drive ``decode`` (ipywidgets).
+
+    ``decode(z [N, latent_dim]) -> images``. The other coordinates stay at ``base`` (default 0,
+    the prior's mean). With ``interactive=None`` the widget is used when a widget frontend is
+    likely (JupyterLab, Colab); otherwise (CI, nbconvert, no ipywidgets) it draws the static
+    fallback: one row per slider, that coordinate swept over ``steps`` values in [low, high].
+    Returns the widget, or the static figure.
+    """
+    import matplotlib.pyplot as plt
+
+    _positive_int(latent_dim, "latent_dim")
+    dims = min(_positive_int(dims, "dims"), latent_dim)
+    _positive_int(steps, "steps", 2)
+    if not high > low:
+        raise ValueError(f"need high > low, got low={low}, high={high}")
+    base = torch.zeros(latent_dim) if base is None else base.detach().float().cpu().reshape(-1)
+    if base.shape != (latent_dim,):
+        raise ValueError(f"base must have {latent_dim} values, got shape {tuple(base.shape)}")
+    reason = _no_widget_frontend() if interactive is None else (None if interactive else "asked for")
+
+    def images_for(z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return decode(z.to(device)).detach().float().cpu()
+
+    if reason is None:
+        import ipywidgets as widgets
+
+        sliders = {f"z{j}": widgets.FloatSlider(value=float(base[j]), min=low, max=high, step=0.1,
+                                                description=f"z[{j}]", continuous_update=False)
+                   for j in range(dims)}
+
+        def draw(**values: float) -> None:
+            z = base.clone()
+            for j in range(dims):
+                z[j] = values[f"z{j}"]
+            image = images_for(z[None])[0, 0]
+            fig, ax = plt.subplots(figsize=(2.4, 2.4))
+            ax.imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_axis_off()
+            plt.show()
+
+        return widgets.interactive(draw, **sliders)
+
+    print(f"Latent explorer: static view ({reason}); in JupyterLab or Colab the same call gives sliders.")
+    ticks = torch.linspace(low, high, steps)
+    z = base.repeat(dims * steps, 1)
+    for j in range(dims):
+        z[j * steps:(j + 1) * steps, j] = ticks
+    images = images_for(z)
+    fig, axes = plt.subplots(dims, steps, figsize=(1.1 * steps + 0.8, 1.1 * dims), squeeze=False)
+    for j in range(dims):
+        for s in range(steps):
+            ax = axes[j, s]
+            ax.imshow(images[j * steps + s, 0].numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == dims - 1:
+                ax.set_xlabel(f"{float(ticks[s]):.1f}", fontsize=8)
+        axes[j, 0].set_ylabel(f"z[{j}]", rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle("slider settings: one latent coordinate varied per row, the others at base")
+    fig.tight_layout()
+    return fig
