@@ -9,13 +9,14 @@ module                      what it holds (lecture that introduces it)
 ``data``                    MNIST / Fashion-MNIST / CIFAR-10 as tensors, ``Batches`` (L2)
 ``shapes``                  the synthetic shapes segmentation dataset (L1)
 ``viz``                     grids, curves, latent plots, strips, overlays (L1, L2)
-``train``                   ``fit`` with progress bar, NaN checks, checkpoints (L1)
+``train``                   ``fit`` with progress bar, NaN checks, checkpoints (L1), cosine schedule (L2)
 ``checks``                  exercise checks and ``use_if_passes`` (L1)
 ``results``                 visible, recorded result checks (L1)
 ``segmentation``            FCN, U-Net, conv arithmetic, IoU/Dice (L1)
 ``autoencoders``            MLP and conv autoencoders, KL demo (L2)
 ``vae``                     ELBO, reparameterization, IWAE bound, MLP/conv/conditional VAE,
                             latent explorer (L3)
+``classifier``              the course classifier that judges generated digits (L4 on; used in L3)
 ``exercises.lectureNN``     the tests behind lecture NN's check cells
 ==========================  ============================================================
 """

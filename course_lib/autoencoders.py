@@ -16,7 +16,7 @@ Read top to bottom, the module follows the lecture:
 3. training: :func:`reconstruction_loss` (per-pixel MSE), :func:`add_noise` (the denoising
    autoencoder's corruption), :func:`autoencoder_loss_fn` (the ``loss_fn`` for
    :func:`course_lib.train.fit`) and :func:`train_autoencoder` (Adam with the cosine learning-rate
-   decay of :func:`cosine_lr_decay`, resumable through ``fit``'s checkpoints);
+   decay of :func:`course_lib.train.cosine_schedule`, resumable through ``fit``'s checkpoints);
 4. evaluation: :func:`encode_all`, :func:`decode_all`, :func:`reconstruct_all`,
    :func:`reconstruction_mse`, :func:`pairwise_sq_distances` and :func:`knn_accuracy` (how much
    class structure the codes carry);
@@ -490,29 +490,6 @@ def autoencoder_loss_fn(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     return loss_fn
 
 
-def cosine_lr_decay(optimizer: torch.optim.Optimizer, total_steps: int, final_fraction: float = 0.02) -> None:
-    """Lecture 2. Lower each group's learning rate along a half cosine, to ``final_fraction`` of it.
-
-    The rate is set after every ``optimizer.step()`` from the optimizer's own step count (kept in
-    its state), so a run resumed from a checkpoint continues the schedule where it stopped.
-    Works with Adam/AdamW (which count steps in their state).
-    """
-    _check_int(total_steps, "total_steps", 1)
-    _check_float(final_fraction, "final_fraction", 0.0)
-    for group in optimizer.param_groups:
-        group.setdefault("initial_lr", group["lr"])
-
-    def set_lr(opt: torch.optim.Optimizer, args: object, kwargs: object) -> None:
-        for group in opt.param_groups:
-            state = opt.state.get(group["params"][0], {})
-            step = int(state.get("step", 0))
-            progress = min(step / total_steps, 1.0)
-            scale = final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
-            group["lr"] = group["initial_lr"] * scale
-
-    optimizer.register_step_post_hook(set_lr)
-
-
 def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, lr: float = 2e-3,
                       batch_size: int = 128, device: torch.device | str = "cpu",
                       loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = reconstruction_loss,
@@ -526,7 +503,7 @@ def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, 
     :func:`course_lib.train.checkpoint_path`): a finished run is loaded instead of retrained.
     """
     from .data import Batches
-    from .train import checkpoint_path, fit
+    from .train import checkpoint_path, cosine_schedule, discard_incompatible_checkpoint, fit
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -537,37 +514,12 @@ def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, 
     model.to(device)
     path = checkpoint_path(checkpoint) if checkpoint else None
     if path is not None:
-        _discard_incompatible_checkpoint(path, model)
+        discard_incompatible_checkpoint(path, model)
     batches = Batches(images, batch_size=batch_size, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    cosine_lr_decay(optimizer, total_steps=max(epochs * len(batches), 1))
+    scheduler = cosine_schedule(optimizer, max(epochs * len(batches), 1), final_fraction=0.02)
     return fit(model, optimizer, autoencoder_loss_fn(loss, corrupt), batches, epochs, evaluate=evaluate,
-               checkpoint=path, desc=desc)
-
-
-def _discard_incompatible_checkpoint(path: Path, model: nn.Module) -> None:
-    """Move aside a checkpoint whose weights do not fit ``model`` (e.g. written before an edit)."""
-    from .train import load_checkpoint
-
-    if not path.is_file():
-        return
-    try:
-        saved = load_checkpoint(path)["model"]
-    except (RuntimeError, KeyError, TypeError):
-        saved = None
-    current = model.state_dict()
-    if saved is not None and saved.keys() == current.keys() and all(
-            saved[k].shape == current[k].shape for k in current):
-        return
-    stale = path.with_name(path.name + ".stale")
-    path.replace(stale)
-    print(f"The checkpoint {path.name} does not fit this model (another architecture); it was moved to "
-          f"{stale.name} and the model trains from scratch.")
-
-
-# --------------------------------------------------------------------------------------------
-# 4. Evaluation: codes, reconstructions, their error, class structure of the codes
-# --------------------------------------------------------------------------------------------
+               checkpoint=path, desc=desc, scheduler=scheduler)
 
 
 def _model_device(model: nn.Module) -> torch.device:

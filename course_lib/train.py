@@ -67,6 +67,44 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                            f"Delete it to train from scratch.") from None
 
 
+def cosine_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
+                    final_fraction: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
+    """A half-cosine decay of every group's learning rate to ``final_fraction`` of it over ``total_steps``.
+
+    Pass the result to :func:`fit` as ``scheduler=``: it is stepped once per optimizer step and
+    saved in the checkpoint, so a resumed run continues the schedule where it stopped. (Lecture 2.)
+    """
+    if not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
+    if not 0.0 <= final_fraction <= 1.0:
+        raise ValueError(f"final_fraction must be in [0, 1], got {final_fraction!r}")
+
+    def scale(step: int) -> float:
+        progress = min(step / total_steps, 1.0)
+        return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, scale)
+
+
+def discard_incompatible_checkpoint(path: str | Path, model: torch.nn.Module) -> None:
+    """Move aside a checkpoint whose weights do not fit ``model`` (e.g. one written before an edit
+    of the architecture), so that training starts afresh instead of failing to load. (Lecture 2.)"""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        saved = load_checkpoint(path)["model"]
+    except (RuntimeError, KeyError, TypeError):
+        saved = None
+    current = model.state_dict()
+    if saved is not None and saved.keys() == current.keys() and all(
+            saved[k].shape == current[k].shape for k in current):
+        return
+    stale = path.with_name(path.name + ".stale")
+    path.replace(stale)
+    print(f"The checkpoint {path.name} does not fit this model; moved to {stale.name}, training from scratch.")
+
+
 def _as_loss_and_logs(output: Any) -> tuple[torch.Tensor, dict[str, float]]:
     if isinstance(output, tuple) and len(output) == 2 and isinstance(output[1], dict):
         loss, logs = output
@@ -88,12 +126,14 @@ def fit(model: torch.nn.Module,
         checkpoint: str | Path | None = None,
         desc: str = "training",
         max_grad_norm: float | None = None,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         ) -> dict[str, list[float]]:
     """Train ``model`` for ``epochs`` passes over ``batches``; return the history.
 
     ``loss_fn(model, batch)`` returns a scalar loss, or ``(loss, {"name": value})`` to log more.
     ``evaluate(model)`` (optional) runs after every epoch in eval mode under ``no_grad`` and
     returns metrics, stored per epoch in the history as ``"eval_<name>"``.
+    ``scheduler`` (optional) is stepped after every optimizer step (per step, not per epoch).
     ``checkpoint``: a path (see :func:`checkpoint_path`). After every epoch, model, optimizer and
     history are saved atomically; a later call with the same path resumes after the last finished
     epoch (and returns at once when all epochs are done). Interrupting keeps the last checkpoint.
@@ -109,6 +149,8 @@ def fit(model: torch.nn.Module,
         state = load_checkpoint(checkpoint, map_location=next(model.parameters()).device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"]
         print(f"Resumed '{desc}' from {checkpoint} after epoch {start_epoch}/{epochs}.")
 
@@ -133,6 +175,8 @@ def fit(model: torch.nn.Module,
                 if max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 history["loss"].append(value)
                 for key, logged in logs.items():
                     history.setdefault(key, []).append(float(logged))
@@ -154,6 +198,7 @@ def fit(model: torch.nn.Module,
                     history.setdefault(f"eval_{key}", []).append(float(metric))
         if checkpoint is not None:
             save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
                                          "history": history, "epoch": epoch + 1})
     model.eval()
     return history

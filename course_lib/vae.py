@@ -529,25 +529,6 @@ def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, labels: torch.Tensor
     return total / images.shape[0]
 
 
-def cosine_schedule(optimizer: torch.optim.Optimizer, total_steps: int, final_fraction: float = 0.05) -> None:
-    """Lecture 3. Lower the learning rate along a half cosine over ``total_steps`` optimizer steps.
-
-    The step count comes from Adam's own state, so a run resumed from a checkpoint stays on schedule.
-    """
-    _positive_int(total_steps, "total_steps")
-    for group in optimizer.param_groups:
-        group.setdefault("initial_lr", group["lr"])
-
-    def set_lr(opt: torch.optim.Optimizer, args: object, kwargs: object) -> None:
-        for group in opt.param_groups:
-            step = int(opt.state.get(group["params"][0], {}).get("step", 0))
-            progress = min(step / total_steps, 1.0)
-            group["lr"] = group["initial_lr"] * (final_fraction + (1 - final_fraction) * 0.5
-                                                 * (1 + math.cos(math.pi * progress)))
-
-    optimizer.register_step_post_hook(set_lr)
-
-
 def train_vae(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None, *, epochs: int,
               lr: float = 1e-3, batch_size: int = 128, beta: float = 1.0,
               device: torch.device | str = "cpu", checkpoint: str | None = None,
@@ -559,7 +540,7 @@ def train_vae(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = No
     run is loaded instead of retrained; a checkpoint of another architecture is moved aside).
     """
     from .data import Batches
-    from .train import checkpoint_path, fit
+    from .train import checkpoint_path, cosine_schedule, discard_incompatible_checkpoint, fit
 
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.vae.VAE, got {type(model).__name__}")
@@ -571,36 +552,13 @@ def train_vae(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = No
     model.to(device)
     path = checkpoint_path(checkpoint) if checkpoint else None
     if path is not None:
-        _discard_incompatible_checkpoint(path, model)
+        discard_incompatible_checkpoint(path, model)
     tensors = (images, labels) if labels is not None else (images,)
     batches = Batches(*tensors, batch_size=batch_size, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    cosine_schedule(optimizer, total_steps=max(epochs * len(batches), 1))
+    scheduler = cosine_schedule(optimizer, max(epochs * len(batches), 1), final_fraction=0.05)
     return fit(model, optimizer, vae_loss_fn(beta), batches, epochs, evaluate=evaluate,
-               checkpoint=path, desc=desc)
-
-
-def _discard_incompatible_checkpoint(path: Path, model: nn.Module) -> None:
-    from .train import load_checkpoint
-
-    if not path.is_file():
-        return
-    try:
-        saved = load_checkpoint(path)["model"]
-    except (RuntimeError, KeyError, TypeError):
-        saved = None
-    current = model.state_dict()
-    if saved is not None and saved.keys() == current.keys() and all(
-            saved[k].shape == current[k].shape for k in current):
-        return
-    stale = path.with_name(path.name + ".stale")
-    path.replace(stale)
-    print(f"The checkpoint {path.name} does not fit this model; moved to {stale.name}, training from scratch.")
-
-
-# --------------------------------------------------------------------------------------------
-# 6. Helpers for the figures
-# --------------------------------------------------------------------------------------------
+               checkpoint=path, desc=desc, scheduler=scheduler)
 
 
 def encode_means(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
@@ -624,42 +582,6 @@ def sample_prior(model: VAE, n: int, labels: torch.Tensor | None = None, seed: i
         y = labels.to(z.device) if labels is not None else None
         return model.decode(z, y).cpu()
 
-
-class DigitClassifier(nn.Module):
-    """Lecture 3. A small MLP classifier, used only to score which digit a generated image shows."""
-
-    def __init__(self, hidden: int = 256) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-def train_digit_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 5,
-                           device: torch.device | str = "cpu", seed: int = 0) -> DigitClassifier:
-    """Lecture 3. Train :class:`DigitClassifier` with Adam (a few seconds on a CPU)."""
-    from .data import Batches
-    from .train import fit
-
-    torch.manual_seed(seed)
-    model = DigitClassifier().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return F.cross_entropy(m(batch[0]), batch[1])
-
-    fit(model, optimizer, loss_fn, Batches(images, labels, batch_size=128, device=device), epochs,
-        desc="digit classifier")
-    return model
-
-
-def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Lecture 3. The fraction of ``images`` that ``classifier`` assigns to ``labels``."""
-    device = _model_device(classifier)
-    with torch.no_grad():
-        pred = classifier(images.to(device)).argmax(1).cpu()
-    return float((pred == labels.cpu()).float().mean())
 
 
 def _no_widget_frontend() -> str | None:

@@ -242,19 +242,6 @@ def test_loss_fn_corrupts_the_input_but_not_the_target():
     assert float(ae.autoencoder_loss_fn()(Spy(), (x, torch.zeros(2)))) == 0.0   # (images, labels) batches
 
 
-def test_cosine_decay_follows_the_optimizer_step_count():
-    weight = nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.Adam([weight], lr=1.0)
-    ae.cosine_lr_decay(optimizer, total_steps=10, final_fraction=0.0)
-    rates = []
-    for _ in range(10):
-        weight.sum().backward()
-        optimizer.step()
-        rates.append(optimizer.param_groups[0]["lr"])
-    assert rates[4] == pytest.approx(0.5) and rates[-1] == pytest.approx(0.0, abs=1e-12)
-    assert all(a > b for a, b in zip(rates, rates[1:]))
-
-
 def test_train_autoencoder_learns_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     torch.manual_seed(0)

@@ -116,3 +116,32 @@ def test_checkpoint_path_separates_modes(monkeypatch, tmp_path):
     assert full != quick and full.parent == quick.parent == tmp_path
     with pytest.raises(ValueError):
         train.checkpoint_path("../escape")
+
+
+def test_cosine_schedule_decays_per_step_and_resumes_from_a_checkpoint(tmp_path):
+    from course_lib.train import cosine_schedule
+
+    def run(epochs, checkpoint):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(1, 1)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1.0)
+        scheduler = cosine_schedule(optimizer, total_steps=10, final_fraction=0.0)
+        rates = []
+        batches = [torch.ones(1, 1)] * 5
+
+        def loss_fn(m, x):
+            rates.append(optimizer.param_groups[0]["lr"])
+            return m(x).sum()
+
+        train.fit(model, optimizer, loss_fn, batches, epochs, checkpoint=checkpoint, scheduler=scheduler)
+        return rates, optimizer.param_groups[0]["lr"]
+
+    rates, final = run(2, None)
+    assert rates[0] == 1.0 and rates[5] == pytest.approx(0.5) and final == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    path = tmp_path / "run.pt"
+    first, _ = run(1, path)
+    resumed, final_resumed = run(2, path)     # resumes after epoch 1: the schedule continues at step 5
+    assert first + resumed == pytest.approx(rates) and final_resumed == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="total_steps"):
+        cosine_schedule(torch.optim.Adam(torch.nn.Linear(1, 1).parameters()), total_steps=0)
