@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .validate import check_int as _check_int
+from .validate import check_number as _check_float
+from .validate import check_tensor as _check_tensor
 
 #: The image shape every model of this lecture reads and writes (MNIST, Fashion-MNIST).
 IMAGE_SHAPE = (1, 28, 28)
@@ -46,28 +49,6 @@ NUM_PIXELS = 28 * 28
 # --------------------------------------------------------------------------------------------
 # Input validation (shared by everything below)
 # --------------------------------------------------------------------------------------------
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_float(value: object, name: str, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
-    return float(value)
-
-
-def _check_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
 
 
 def _check_images(x: object, name: str = "images", unit_range: bool = False) -> torch.Tensor:

@@ -29,17 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .validate import check_int as _check_int
+
 # --------------------------------------------------------------------------------------------
 # 1. Convolution arithmetic
 # --------------------------------------------------------------------------------------------
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
