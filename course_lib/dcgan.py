@@ -8,7 +8,8 @@ Read top to bottom:
    :class:`DCGANDiscriminator`, with :func:`make_optimizers` (Adam, lr 2e-4, beta1 0.5);
 3. what the notebook's training loop calls (the loop itself stays in the notebook, it is the
    lesson): :func:`to_gan_range`, :func:`latent`, :func:`ema_update`,
-   :func:`recalibrate_batchnorm`, :func:`sample`, :func:`generate`, :func:`lr_factor`;
+   :func:`recalibrate_batchnorm`, :func:`sample`, :func:`generate`, :func:`lr_factor`,
+   :func:`save_training` / :func:`restore_training` (atomic, resumable checkpoints);
 4. checkerboard artifacts measured: :func:`period2_energy`, :func:`mean_power_spectrum`;
 5. walking the latent space: :func:`lerp`, :func:`slerp`, :func:`interpolation_path`,
    :func:`prior_norm_band`;
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -418,6 +420,52 @@ def lr_factor(step: int, total_steps: int, decay_from: float = 0.5) -> float:
     if step <= start:
         return 1.0
     return max(0.0, (total_steps - step) / max(total_steps - start, 1e-12))
+
+
+def save_training(path: str | Path, step: int, parts: Mapping[str, object], **extra: object) -> None:
+    """Lecture 5. Save a GAN run atomically: every part's ``state_dict()`` plus ``step`` and ``extra`` values.
+
+    ``parts`` maps names to models, optimizers and schedulers (anything with ``state_dict``);
+    ``extra`` holds plain values (history, snapshots). Written with
+    :func:`course_lib.train.save_checkpoint` (temporary file, then rename), so an interrupted save
+    never destroys the previous checkpoint.
+    """
+    from .train import save_checkpoint
+
+    if not (isinstance(step, int) and step >= 0):
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    missing = [name for name, part in parts.items() if not hasattr(part, "state_dict")]
+    if missing:
+        raise TypeError(f"these parts have no state_dict(): {missing}")
+    save_checkpoint(path, {"step": step, "parts": {name: part.state_dict() for name, part in parts.items()},
+                           "extra": dict(extra)})
+
+
+def restore_training(path: str | Path, parts: Mapping[str, object],
+                     map_location: torch.device | str = "cpu") -> tuple[int, dict[str, object]]:
+    """Lecture 5. Load a run saved by :func:`save_training` into ``parts``; return ``(step, extra)``.
+
+    No file: ``(0, {})``, train from scratch. A file that does not fit these parts (another width,
+    another latent size) is moved aside to ``*.stale`` with a one-line note, and training starts over.
+    """
+    from .train import load_checkpoint
+
+    path = Path(path)
+    if not path.is_file():
+        return 0, {}
+    state = load_checkpoint(path, map_location=map_location)
+    try:
+        if set(state["parts"]) != set(parts):
+            raise KeyError(f"saved parts {sorted(state['parts'])}, expected {sorted(parts)}")
+        for name, part in parts.items():
+            part.load_state_dict(state["parts"][name])  # type: ignore[attr-defined]
+    except (KeyError, RuntimeError, ValueError) as error:
+        stale = path.with_name(path.name + ".stale")
+        path.replace(stale)
+        print(f"The checkpoint {path.name} does not fit this run ({type(error).__name__}); moved to {stale.name}, "
+              f"training from scratch.")
+        return 0, {}
+    return int(state["step"]), dict(state["extra"])
 
 
 # --------------------------------------------------------------------------------------------

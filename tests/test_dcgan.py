@@ -503,3 +503,20 @@ def test_exercise_slerp():
     for student, message in cases:
         with pytest.raises(CheckFailed, match=message):
             ex.test_slerp(student)
+
+
+def test_save_and_restore_training_round_trip_and_stale_files(tmp_path, capsys):
+    g = dcgan.DCGANGenerator(latent_dim=8, width=4)
+    opt = torch.optim.Adam(g.parameters())
+    path = tmp_path / "run.pt"
+    assert dcgan.restore_training(path, {"G": g, "opt": opt}) == (0, {})
+    dcgan.save_training(path, 7, {"G": g, "opt": opt}, history={"loss": [1.0]})
+    fresh = dcgan.DCGANGenerator(latent_dim=8, width=4)
+    step, extra = dcgan.restore_training(path, {"G": fresh, "opt": torch.optim.Adam(fresh.parameters())})
+    assert step == 7 and extra == {"history": {"loss": [1.0]}}
+    assert all(torch.equal(a, b) for a, b in zip(g.state_dict().values(), fresh.state_dict().values()))
+    wider = dcgan.DCGANGenerator(latent_dim=8, width=8)
+    assert dcgan.restore_training(path, {"G": wider, "opt": torch.optim.Adam(wider.parameters())}) == (0, {})
+    assert "does not fit" in capsys.readouterr().out and (tmp_path / "run.pt.stale").is_file()
+    with pytest.raises(TypeError, match="state_dict"):
+        dcgan.save_training(path, 1, {"x": 3})
