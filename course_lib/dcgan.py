@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .validate import check_int, check_tensor
+
 #: The DCGAN paper's optimizer settings: Adam with a learning rate of 2e-4 and beta1 = 0.5.
 DCGAN_LR = 2e-4
 DCGAN_BETAS = (0.5, 0.999)
@@ -51,23 +53,8 @@ UPSAMPLING = ("transposed", "resize")
 # 0. Input validation
 # --------------------------------------------------------------------------------------------
 
-
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _float_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
-
-
 def _images(x: object, name: str = "images") -> torch.Tensor:
-    x = _float_tensor(x, name)
+    x = check_tensor(x, name, floating=True)
     if x.dim() != 4:
         raise ValueError(f"{name} must be a batch of images [N, C, H, W], got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
@@ -113,8 +100,8 @@ def generator_block(in_channels: int, out_channels: int, upsample: str = "transp
     The convolution has no bias: the batch norm right after it subtracts any constant anyway.
     ``[N, in_channels, H, W] -> [N, out_channels, 2H, 2W]``.
     """
-    _positive_int(in_channels, "in_channels")
-    _positive_int(out_channels, "out_channels")
+    check_int(in_channels, "in_channels", 1)
+    check_int(out_channels, "out_channels", 1)
     if _upsampling(upsample) == "transposed":
         layers: list[nn.Module] = [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=False)]
     else:
@@ -129,8 +116,8 @@ def generator_output_layer(in_channels: int, out_channels: int = 1, upsample: st
     No batch norm here (a guideline: normalizing the output would fix its mean and spread).
     ``tanh`` keeps pixels in [-1, 1], the range the real images are scaled to.
     """
-    _positive_int(in_channels, "in_channels")
-    _positive_int(out_channels, "out_channels")
+    check_int(in_channels, "in_channels", 1)
+    check_int(out_channels, "out_channels", 1)
     if _upsampling(upsample) == "transposed":
         layers: list[nn.Module] = [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1)]
     else:
@@ -147,8 +134,8 @@ def discriminator_block(in_channels: int, out_channels: int, batch_norm: bool = 
     for negative inputs, so the generator gets a signal through every unit.
     ``[N, in_channels, H, W] -> [N, out_channels, floor(H/2), floor(W/2)]`` (7 -> 3 for odd sizes).
     """
-    _positive_int(in_channels, "in_channels")
-    _positive_int(out_channels, "out_channels")
+    check_int(in_channels, "in_channels", 1)
+    check_int(out_channels, "out_channels", 1)
     if not isinstance(batch_norm, bool):
         raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
     layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, 2, 1, bias=not batch_norm)]
@@ -204,10 +191,10 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 64, width: int = 32, image_size: int = 28, channels: int = 1,
                  upsample: str = "transposed", block: Callable[[int, int], nn.Module] | None = None) -> None:
         super().__init__()
-        self.latent_dim = _positive_int(latent_dim, "latent_dim")
-        self.width = w = _positive_int(width, "width")
+        self.latent_dim = check_int(latent_dim, "latent_dim", 1)
+        self.width = w = check_int(width, "width", 1)
         self.image_size = _check_image_size(image_size)
-        self.channels = _positive_int(channels, "channels")
+        self.channels = check_int(channels, "channels", 1)
         self.upsample = _upsampling(upsample)
         if block is None:
             def block(a: int, b: int) -> nn.Module:
@@ -223,7 +210,7 @@ class DCGANGenerator(nn.Module):
         self.apply(init_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = _float_tensor(z, "z")
+        z = check_tensor(z, "z", floating=True)
         if z.dim() == 2:
             z = z[:, :, None, None]
         if z.dim() != 4 or z.shape[1:] != (self.latent_dim, 1, 1):
@@ -247,9 +234,9 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, width: int = 32, image_size: int = 28, channels: int = 1,
                  block: Callable[..., nn.Module] | None = None) -> None:
         super().__init__()
-        self.width = w = _positive_int(width, "width")
+        self.width = w = check_int(width, "width", 1)
         self.image_size = _check_image_size(image_size)
-        self.channels = _positive_int(channels, "channels")
+        self.channels = check_int(channels, "channels", 1)
         block = block or discriminator_block
         self.blocks = nn.ModuleList([block(channels, w, batch_norm=False),
                                      block(w, 2 * w, batch_norm=True), block(2 * w, 4 * w, batch_norm=True)])
@@ -302,7 +289,7 @@ def make_optimizers(generator: nn.Module, discriminator: nn.Module, lr: float = 
 
 def to_gan_range(images: torch.Tensor) -> torch.Tensor:
     """Lecture 5. Map dataset images from [0, 1] to the generator's [-1, 1] (``2x - 1``)."""
-    images = _float_tensor(images, "images")
+    images = check_tensor(images, "images", floating=True)
     if images.numel() and (float(images.min()) < -1e-6 or float(images.max()) > 1 + 1e-6):
         raise ValueError(f"to_gan_range expects images in [0, 1], got values in "
                          f"[{float(images.min()):.3g}, {float(images.max()):.3g}] (already mapped?)")
@@ -311,8 +298,8 @@ def to_gan_range(images: torch.Tensor) -> torch.Tensor:
 
 def latent(n: int, latent_dim: int, seed: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
     """Lecture 5. ``n`` latent vectors ``z ~ N(0, I)``, shape ``[n, latent_dim]`` (a fixed ``seed`` repeats them)."""
-    _positive_int(n, "n")
-    _positive_int(latent_dim, "latent_dim")
+    check_int(n, "n", 1)
+    check_int(latent_dim, "latent_dim", 1)
     if seed is None:
         return torch.randn(n, latent_dim, device=device)
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
@@ -360,8 +347,8 @@ def recalibrate_batchnorm(generator: DCGANGenerator, batches: int = 8, batch_siz
     """
     if not isinstance(generator, DCGANGenerator):
         raise TypeError(f"recalibrate_batchnorm takes a DCGANGenerator, got {type(generator).__name__}")
-    _positive_int(batches, "batches")
-    _positive_int(batch_size, "batch_size", 2)
+    check_int(batches, "batches", 1)
+    check_int(batch_size, "batch_size", 2)
     norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -382,10 +369,10 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 500) -> to
     """Lecture 5. ``generator(z)`` in eval mode, in batches, without gradients; images on the CPU in [-1, 1]."""
     if not isinstance(generator, nn.Module):
         raise TypeError(f"generator must be an nn.Module, got {type(generator).__name__}")
-    z = _float_tensor(z, "z")
+    z = check_tensor(z, "z", floating=True)
     if z.dim() not in (2, 4) or z.shape[0] == 0:
         raise ValueError(f"z must be a non-empty batch [N, latent_dim], got shape {tuple(z.shape)}")
-    _positive_int(batch_size, "batch_size")
+    check_int(batch_size, "batch_size", 1)
     was_training = generator.training
     generator.eval()
     device = _device_of(generator)
@@ -411,7 +398,7 @@ def lr_factor(step: int, total_steps: int, decay_from: float = 0.5) -> float:
     ``total_steps``: late steps make small moves, so the game settles instead of circling.
     Use it with ``torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total))``.
     """
-    _positive_int(total_steps, "total_steps")
+    check_int(total_steps, "total_steps", 1)
     if not (isinstance(step, int) and step >= 0):
         raise ValueError(f"step must be a non-negative int, got {step!r}")
     if not 0 <= decay_from <= 1:
@@ -515,8 +502,8 @@ def mean_power_spectrum(images: torch.Tensor) -> torch.Tensor:
 
 
 def _pair(z0: torch.Tensor, z1: torch.Tensor) -> None:
-    _float_tensor(z0, "z0")
-    _float_tensor(z1, "z1")
+    check_tensor(z0, "z0", floating=True)
+    check_tensor(z1, "z1", floating=True)
     if z0.shape != z1.shape or z0.dim() == 0:
         raise ValueError(f"z0 and z1 must be vectors [D] or batches [N, D] of the same shape, "
                          f"got {tuple(z0.shape)} and {tuple(z1.shape)}")
@@ -568,7 +555,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float | torch.Tensor, eps: floa
 
 def interpolation_path(z0: torch.Tensor, z1: torch.Tensor, steps: int = 9, method: str = "slerp") -> torch.Tensor:
     """Lecture 5. ``steps`` evenly spaced points from ``z0`` to ``z1`` (both ``[D]``): ``[steps, D]``."""
-    _positive_int(steps, "steps", 2)
+    check_int(steps, "steps", 2)
     if method not in ("lerp", "slerp"):
         raise ValueError(f"method must be 'lerp' or 'slerp', got {method!r}")
     if z0.dim() != 1:
@@ -585,7 +572,7 @@ def prior_norm_band(latent_dim: int, probability: float = 0.99) -> tuple[float, 
     """
     from scipy.stats import chi
 
-    _positive_int(latent_dim, "latent_dim")
+    check_int(latent_dim, "latent_dim", 1)
     if not 0 < probability < 1:
         raise ValueError(f"probability must be in (0, 1), got {probability!r}")
     tail = (1 - probability) / 2
@@ -631,8 +618,8 @@ def attribute_direction(z: torch.Tensor, values: torch.Tensor, fraction: float =
     cancels what they do not (class, thickness, ...), as the DCGAN paper averaged three exemplars
     per concept. ``z + alpha * v`` then moves an image along the attribute. Returns ``v [D]``.
     """
-    z = _float_tensor(z, "z")
-    values = _float_tensor(values, "values")
+    z = check_tensor(z, "z", floating=True)
+    values = check_tensor(values, "values", floating=True)
     if z.dim() != 2 or values.shape != (z.shape[0],):
         raise ValueError(f"z must be [N, D] and values [N]; got {tuple(z.shape)} and {tuple(values.shape)}")
     if not 0 < fraction <= 0.5:
@@ -655,8 +642,8 @@ def attribute_sweep(generator: nn.Module, z: torch.Tensor, direction: torch.Tens
     ``z [N, D]``, ``direction [D]``. Returns ``(images [A, N, C, H, W], values [A, N])`` for the
     ``A`` values of ``alphas``.
     """
-    z = _float_tensor(z, "z")
-    direction = _float_tensor(direction, "direction")
+    z = check_tensor(z, "z", floating=True)
+    direction = check_tensor(direction, "direction", floating=True)
     if z.dim() != 2 or direction.shape != (z.shape[1],):
         raise ValueError(f"z must be [N, D] and direction [D]; got {tuple(z.shape)} and {tuple(direction.shape)}")
     alphas = [float(a) for a in alphas]
@@ -686,8 +673,8 @@ def discriminator_features(discriminator: DCGANDiscriminator, images: torch.Tens
     if not isinstance(discriminator, DCGANDiscriminator):
         raise TypeError(f"discriminator_features takes a DCGANDiscriminator, got {type(discriminator).__name__}")
     images = _images(images)
-    _positive_int(grid, "grid")
-    _positive_int(batch_size, "batch_size")
+    check_int(grid, "grid", 1)
+    check_int(batch_size, "batch_size", 1)
     lo, hi = _value_range(value_range)
     was_training = discriminator.training
     discriminator.eval()
@@ -708,7 +695,7 @@ def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Ten
     """Lecture 5. Indices of ``per_class`` randomly chosen examples of every class (a few-label training set)."""
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.dtype not in (torch.int64, torch.int32):
         raise TypeError("labels must be a 1-D integer tensor")
-    _positive_int(per_class, "per_class")
+    check_int(per_class, "per_class", 1)
     g = torch.Generator().manual_seed(seed)
     chosen = []
     for c in labels.unique().tolist():
@@ -730,7 +717,7 @@ def linear_probe_accuracy(train_features: torch.Tensor, train_labels: torch.Tens
     never changed: the probe measures what a linear read-out can get from them.
     """
     for name, t in (("train_features", train_features), ("test_features", test_features)):
-        _float_tensor(t, name)
+        check_tensor(t, name, floating=True)
         if t.dim() != 2:
             raise ValueError(f"{name} must be [N, F], got shape {tuple(t.shape)}")
     if train_features.shape[1] != test_features.shape[1]:
