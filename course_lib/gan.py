@@ -9,7 +9,8 @@ Read top to bottom:
 3. the losses and one step of each player: :func:`discriminator_loss`, :func:`generator_loss`
    (saturating and non-saturating), :func:`discriminator_step`, :func:`generator_step`;
 4. the theory with numbers: :func:`optimal_discriminator`, :class:`GaussianMixture1D`,
-   :func:`jensen_shannon`, :func:`virtual_criterion` (``C(G) = max_D V(D, G)``),
+   :func:`jensen_shannon`, :func:`virtual_criterion` (``C(G) = max_D V(D, G)``) and
+   :func:`virtual_criterion_on_grid`,
    :func:`train_discriminator_1d`, :func:`generator_loss_gradient`;
 5. mode collapse on a ring of 2-D Gaussians: :func:`ring_centers`, :func:`sample_ring`,
    :func:`mode_coverage`, and :func:`train_toy_gan`, the same game on points instead of images;
@@ -478,9 +479,17 @@ class GaussianMixture1D:
         """``log p(x)`` (stable in the tails: a log-sum-exp over the components)."""
         x = np.asarray(x, dtype=float)[..., None]
         mu, sd, w = (np.asarray(v) for v in (self.means, self.stds, self.weights))
-        comp = np.log(w) - 0.5 * ((x - mu) / sd) ** 2 - np.log(sd) - 0.5 * math.log(2 * math.pi)
+        with np.errstate(divide="ignore"):           # a component of weight 0 contributes log 0 = -inf
+            comp = np.log(w) - 0.5 * ((x - mu) / sd) ** 2 - np.log(sd) - 0.5 * math.log(2 * math.pi)
         top = comp.max(axis=-1, keepdims=True)
         return (top + np.log(np.exp(comp - top).sum(axis=-1, keepdims=True)))[..., 0]
+
+    def logpdf_scalar(self, x: float) -> float:
+        """``log p(x)`` for one number, in plain Python (what ``scipy.integrate.quad`` calls, fast)."""
+        comp = [math.log(w) - 0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+                for m, s, w in zip(self.means, self.stds, self.weights) if w > 0]
+        top = max(comp)
+        return top + math.log(sum(math.exp(c - top) for c in comp))
 
     def pdf(self, x: np.ndarray | float) -> np.ndarray:
         """The density ``p(x)``."""
@@ -529,8 +538,8 @@ def jensen_shannon(p: GaussianMixture1D, q: GaussianMixture1D) -> float:
     _check_mixtures(p, q)
 
     def integrand(x: float) -> float:
-        lp, lq = float(p.logpdf(x)), float(q.logpdf(x))
-        lm = np.logaddexp(lp, lq) - math.log(2)
+        lp, lq = p.logpdf_scalar(x), q.logpdf_scalar(x)
+        lm = float(np.logaddexp(lp, lq)) - math.log(2)
         return 0.5 * (math.exp(lp) * (lp - lm) + math.exp(lq) * (lq - lm))
 
     return _integrate(integrand, *_interval(p, q))
@@ -546,7 +555,7 @@ def value_function(d: Callable[[np.ndarray], np.ndarray], p_data: GaussianMixtur
 
     def integrand(x: float) -> float:
         dx = float(np.clip(d(np.array([x]))[0], 1e-12, 1 - 1e-12))
-        return float(p_data.pdf(x)) * math.log(dx) + float(p_g.pdf(x)) * math.log(1 - dx)
+        return math.exp(p_data.logpdf_scalar(x)) * math.log(dx) + math.exp(p_g.logpdf_scalar(x)) * math.log(1 - dx)
 
     # A network is only piecewise smooth (LeakyReLU kinks): 1e-7 is far finer than any use here.
     return _integrate(integrand, *_interval(p_data, p_g), tolerance=1e-7)
@@ -562,11 +571,31 @@ def virtual_criterion(p_data: GaussianMixture1D, p_g: GaussianMixture1D) -> floa
     _check_mixtures(p_data, p_g)
 
     def integrand(x: float) -> float:
-        lp, lq = float(p_data.logpdf(x)), float(p_g.logpdf(x))
-        ls = np.logaddexp(lp, lq)
+        lp, lq = p_data.logpdf_scalar(x), p_g.logpdf_scalar(x)
+        ls = float(np.logaddexp(lp, lq))
         return math.exp(lp) * (lp - ls) + math.exp(lq) * (lq - ls)
 
     return _integrate(integrand, *_interval(p_data, p_g))
+
+
+def virtual_criterion_on_grid(p_data: np.ndarray, p_g: np.ndarray, dx: float) -> float:
+    """Lecture 4. ``C(G) ~ sum_x [p_data log D* + p_g log(1 - D*)] dx`` from densities on a uniform grid.
+
+    Points where a density is 0 contribute 0 (``0 log 0 = 0``). The grid must cover (nearly) all of
+    both densities' mass; then this agrees with :func:`virtual_criterion` to many digits.
+    """
+    p_data, p_g = np.asarray(p_data, dtype=float), np.asarray(p_g, dtype=float)
+    if p_data.shape != p_g.shape or p_data.ndim != 1:
+        raise ValueError(f"p_data and p_g must be 1-D arrays of one shape, got {p_data.shape} and {p_g.shape}")
+    if (p_data < 0).any() or (p_g < 0).any():
+        raise ValueError("densities cannot be negative")
+    dx = check_number(dx, "dx", strict=True)
+    total = p_data + p_g
+    terms = np.zeros_like(total)
+    for p in (p_data, p_g):
+        positive = p > 0
+        terms[positive] += p[positive] * np.log(p[positive] / total[positive])
+    return float(terms.sum() * dx)
 
 
 @dataclass
@@ -855,6 +884,25 @@ def sample_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, f
 
     check_int(nrow, "nrow", 1)
     return image_grid(images.detach().cpu(), nrow=nrow, value_range=value_range)
+
+
+def plot_image_snapshots(snapshots: Sequence[tuple[int, torch.Tensor]], n: int = 32, nrow: int = 8,
+                         value_range: tuple[float, float] = (-1.0, 1.0)) -> plt.Figure:
+    """Lecture 4. One panel per snapshot ``(epoch, images)``: the first ``n`` images of each, side by side."""
+    from .viz import image_grid
+
+    if not snapshots:
+        raise ValueError("no snapshots to draw")
+    check_int(n, "n", 1)
+    fig, axes = plt.subplots(1, len(snapshots), figsize=(2.6 * len(snapshots), 2.2 * max(1, n // nrow) / 2 + 0.6),
+                             squeeze=False)
+    for ax, (epoch, images) in zip(axes[0], snapshots):
+        ax.imshow(image_grid(images[:n].detach().cpu(), nrow=nrow, value_range=value_range))
+        ax.set_title(f"epoch {epoch}", fontsize=9)
+        ax.set_axis_off()
+    fig.suptitle("samples of the same noise vectors during training", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def plot_attack(clean: torch.Tensor, adversarial: torch.Tensor, model: nn.Module, n: int = 6,

@@ -114,7 +114,7 @@ def test_lecture_players_have_the_lecture_shapes():
     assert [(m.in_features, m.out_features) for m in linear_d] == [(784, 1024), (1024, 512), (512, 128), (128, 1)]
     images = generator(torch.randn(5, 100)).detach()
     assert images.shape == (5, 1, 28, 28) and float(images.abs().max()) <= 1
-    p = discriminator(images)
+    p = discriminator(images).detach()
     assert p.shape == (5, 1) and float(p.min()) >= 0 and float(p.max()) <= 1
     assert discriminator(images.view(5, 784)).shape == (5, 1)
     with pytest.raises(ValueError, match=r"\[N, 100\]"):
@@ -188,7 +188,8 @@ def test_generator_step_freezes_d_and_moves_d_of_fakes_up():
     discriminator = gan.mlp([4, 16, 1], out_activation="sigmoid")
     z = torch.randn(64, 3)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
-    before = float(discriminator(generator(z)).mean())
+    with torch.no_grad():
+        before = float(discriminator(generator(z)).mean())
     for _ in range(30):
         gan.generator_step(discriminator, generator, z, optimizer)
     assert float(discriminator(generator(z)).mean()) > before
@@ -229,6 +230,7 @@ def test_gaussian_mixture_density_and_samples():
     x = np.linspace(*p.support(), 20001)
     assert np.trapezoid(p.pdf(x), x) == pytest.approx(1.0, abs=1e-6)
     assert np.isfinite(p.logpdf(np.array([-1e3, 1e3]))).all()           # tails in log space
+    assert p.logpdf_scalar(0.7) == pytest.approx(float(p.logpdf(0.7)), abs=1e-12)
     s = p.sample(200_000, torch.Generator().manual_seed(0))
     assert s.shape == (200_000, 1) and s.dtype == torch.float32
     assert float(s.mean()) == pytest.approx(0.25 * -1 + 0.75 * 2, abs=0.02)
@@ -250,6 +252,14 @@ def test_jsd_bounds_and_the_identity_c_of_g():
     assert gan.jensen_shannon(p, q) == pytest.approx(gan.jensen_shannon(q, p), abs=1e-9)
     c = gan.virtual_criterion(p, q)
     assert abs(c - (2 * gan.jensen_shannon(p, q) - math.log(4))) < 1e-8
+    x = np.linspace(-15, 15, 30001)
+    assert gan.virtual_criterion_on_grid(p.pdf(x), q.pdf(x), x[1] - x[0]) == pytest.approx(c, abs=1e-7)
+    disjoint = gan.virtual_criterion_on_grid(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 1.0)
+    assert disjoint == 0.0                                    # D* is 1 and 0: both logs are 0
+    with pytest.raises(ValueError, match="one shape"):
+        gan.virtual_criterion_on_grid(x, x[:5], 0.1)
+    with pytest.raises(ValueError, match="dx"):
+        gan.virtual_criterion_on_grid(np.abs(x), np.abs(x), 0.0)
     assert gan.virtual_criterion(p, p) == pytest.approx(-math.log(4), abs=1e-9)
     # V(D*, G) is C(G); any other D does worse
     def d_star(x):
@@ -375,6 +385,8 @@ def test_figures_return_figures():
     assert isinstance(fig, plt.Figure)
     with pytest.raises(ValueError, match="snapshots"):
         gan.plot_ring_snapshots([], centers, 0.05)
+    snaps = [(1, torch.rand(16, 1, 28, 28) * 2 - 1), (2, torch.rand(16, 1, 28, 28) * 2 - 1)]
+    assert isinstance(gan.plot_image_snapshots(snaps, n=16), plt.Figure)
     assert isinstance(gan.plot_coverage([0, 1], {"a modes": [0, 3], "a quality": [0.0, 0.5]}, 8), plt.Figure)
 
 
@@ -490,6 +502,7 @@ def _criterion(pd, pg, dx, offset=0.0, factor=1.0, naive=False):
 
 def test_exercise_virtual_criterion_on_grid():
     ex.test_virtual_criterion_on_grid(_criterion)
+    ex.test_virtual_criterion_on_grid(gan.virtual_criterion_on_grid)
     cases = {"log 4": lambda pd, pg, dx: _criterion(pd, pg, dx, offset=math.log(4)),
              "wrong sign": lambda pd, pg, dx: _criterion(pd, pg, dx, factor=-1.0),
              "dx": lambda pd, pg, dx: _criterion(pd, pg, dx) / dx,

@@ -332,6 +332,8 @@ def test_virtual_criterion_on_grid(student: Callable[[np.ndarray, np.ndarray, fl
         raise CheckFailed("C(G) came out NaN or inf: where a density is 0 its term must contribute 0 (0 * log 0 = 0); "
                           "keep the points where the density is 0 out of the log, e.g. with np.where.")
     expected = gan.virtual_criterion(p, q)
+    if abs(gan.virtual_criterion_on_grid(pd, pg, dx) - expected) > 1e-6:   # the grid is fine enough
+        raise AssertionError("lecture04: the test grid is too coarse for C(G)")
     jsd = gan.jensen_shannon(p, q)
     if abs(value - (expected + math.log(4))) < 1e-3:
         raise CheckFailed("off by log 4: you computed 2 JSD (with log(2 D*) and log(2 (1 - D*))). C(G) is "
