@@ -412,6 +412,24 @@ def generator_step(discriminator: nn.Module, generator: nn.Module, z: torch.Tens
     return loss.item()
 
 
+def decay_factor(epoch: int, epochs: int, start: float = 0.6) -> float:
+    """Lecture 4. Learning-rate factor for ``epoch`` (0-based) of ``epochs``: 1, then linearly down.
+
+    1 for the first ``start`` fraction of the run, then falling linearly to ``1 / (decay epochs)``
+    in the last epoch. It depends only on the epoch number, so a resumed run gets the same
+    schedule. A GAN's samples keep wandering while the learning rate is large; letting it go
+    down at the end settles the players and gives steadier final samples.
+    """
+    check_int(epochs, "epochs", 1)
+    check_int(epoch, "epoch", 0)
+    if not 0.0 <= start < 1.0:
+        raise ValueError(f"start must be in [0, 1), got {start!r}")
+    first_decay = math.floor(start * epochs)
+    if epoch < first_decay:
+        return 1.0
+    return max(epochs - epoch, 1) / (epochs - first_decay)
+
+
 def gradient_norm(module: nn.Module) -> float:
     """Lecture 4. The L2 norm of all of ``module``'s current parameter gradients (0 if there are none)."""
     squares = [p.grad.detach().pow(2).sum() for p in module.parameters() if p.grad is not None]

@@ -199,6 +199,17 @@ def test_generator_step_freezes_d_and_moves_d_of_fakes_up():
     assert set(scores) == {"d_real", "d_fake"}
 
 
+def test_decay_factor_is_flat_then_linear():
+    factors = [gan.decay_factor(e, 10, start=0.6) for e in range(10)]
+    assert factors[:6] == [1.0] * 6
+    assert factors[6:] == pytest.approx([1.0, 0.75, 0.5, 0.25])
+    assert gan.decay_factor(0, 1, start=0.0) == 1.0
+    with pytest.raises(ValueError, match="start"):
+        gan.decay_factor(0, 10, start=1.0)
+    with pytest.raises(ValueError, match="epochs"):
+        gan.decay_factor(0, 0)
+
+
 def test_frozen_restores_flags_even_after_an_error():
     net = gan.mlp([2, 2])
     net[0].bias.requires_grad_(False)
