@@ -41,7 +41,6 @@ from .validate import check_int, check_number, check_tensor
 LATENT_DIM = 100
 #: MNIST / Fashion-MNIST images.
 IMAGE_SHAPE = (1, 28, 28)
-LOG_4 = math.log(4.0)
 
 
 # --------------------------------------------------------------------------------------------

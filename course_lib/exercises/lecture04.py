@@ -7,7 +7,6 @@ an answer off by ``log 4``, ...).
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Callable
 
