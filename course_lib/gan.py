@@ -904,19 +904,23 @@ def sample_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, f
 
 
 def plot_image_snapshots(snapshots: Sequence[tuple[int, torch.Tensor]], n: int = 32, nrow: int = 8,
-                         value_range: tuple[float, float] = (-1.0, 1.0)) -> plt.Figure:
-    """Lecture 4. One panel per snapshot ``(epoch, images)``: the first ``n`` images of each, side by side."""
+                         value_range: tuple[float, float] = (-1.0, 1.0), ncols: int = 3) -> plt.Figure:
+    """Lecture 4. One panel per snapshot ``(epoch, images)``, the first ``n`` images of each, ``ncols`` panels a row."""
     from .viz import image_grid
 
     if not snapshots:
         raise ValueError("no snapshots to draw")
     check_int(n, "n", 1)
-    fig, axes = plt.subplots(1, len(snapshots), figsize=(2.6 * len(snapshots), 2.2 * max(1, n // nrow) / 2 + 0.6),
+    ncols = min(check_int(ncols, "ncols", 1), len(snapshots))
+    nrows = math.ceil(len(snapshots) / ncols)
+    grid_rows = math.ceil(min(n, len(snapshots[0][1])) / nrow)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, (3.4 * grid_rows / nrow + 0.4) * nrows + 0.4),
                              squeeze=False)
-    for ax, (epoch, images) in zip(axes[0], snapshots):
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, (epoch, images) in zip(axes.flat, snapshots):
         ax.imshow(image_grid(images[:n].detach().cpu(), nrow=nrow, value_range=value_range))
         ax.set_title(f"epoch {epoch}", fontsize=9)
-        ax.set_axis_off()
     fig.suptitle("samples of the same noise vectors during training", fontsize=10)
     fig.tight_layout()
     return fig
