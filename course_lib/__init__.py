@@ -16,6 +16,8 @@ module                      what it holds (lecture that introduces it)
 ``autoencoders``            MLP and conv autoencoders, KL demo (L2)
 ``vae``                     ELBO, reparameterization, IWAE bound, MLP/conv/conditional VAE,
                             latent explorer (L3)
+``gan``                     the minimax game: adversarial examples, fooling images, the lecture's MLP
+                            GAN, losses and steps, D* and C(G) = 2 JSD - log 4, mode coverage (L4)
 ``classifier``              the course classifier that judges generated digits (L4 on; used in L3)
 ``exercises.lectureNN``     the tests behind lecture NN's check cells
 ==========================  ============================================================
