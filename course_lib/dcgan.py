@@ -14,7 +14,7 @@ Read top to bottom:
 5. walking the latent space: :func:`lerp`, :func:`slerp`, :func:`interpolation_path`,
    :func:`prior_norm_band`;
 6. an attribute measured on images and a latent direction for it: :func:`measure_slant`,
-   :func:`attribute_direction`, :func:`attribute_sweep`;
+   :func:`extreme_latents`, :func:`attribute_direction`, :func:`attribute_sweep`;
 7. the discriminator as a feature extractor: :func:`discriminator_features`,
    :func:`few_labels`, :func:`linear_probe_accuracy`, :func:`probe_comparison`;
 8. figures: :func:`show_snapshots`, :func:`plot_gan_losses`, :func:`show_spectra`,
@@ -52,6 +52,7 @@ UPSAMPLING = ("transposed", "resize")
 # --------------------------------------------------------------------------------------------
 # 0. Input validation
 # --------------------------------------------------------------------------------------------
+
 
 def _images(x: object, name: str = "images") -> torch.Tensor:
     x = check_tensor(x, name, floating=True)
@@ -110,18 +111,24 @@ def generator_block(in_channels: int, out_channels: int, upsample: str = "transp
     return nn.Sequential(*layers, nn.BatchNorm2d(out_channels), nn.ReLU())
 
 
-def generator_output_layer(in_channels: int, out_channels: int = 1, upsample: str = "transposed") -> nn.Sequential:
+def generator_output_layer(in_channels: int, out_channels: int = 1, upsample: str = "transposed",
+                           crop: int = 0) -> nn.Sequential:
     """Lecture 5. The generator's last stage: upsample by 2 to image channels, then ``tanh``.
 
     No batch norm here (a guideline: normalizing the output would fix its mean and spread).
-    ``tanh`` keeps pixels in [-1, 1], the range the real images are scaled to.
+    ``tanh`` keeps pixels in [-1, 1], the range the real images are scaled to. ``crop`` drops that
+    many pixels on every side (16 -> 32 -> 28 with ``crop=2``): for the transposed convolution this is
+    just ``padding = 1 + crop``, for the resize-convolution a negative ``ZeroPad2d``.
     """
     check_int(in_channels, "in_channels", 1)
     check_int(out_channels, "out_channels", 1)
+    check_int(crop, "crop", 0)
     if _upsampling(upsample) == "transposed":
-        layers: list[nn.Module] = [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1)]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1 + crop)]
     else:
         layers = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_channels, out_channels, 3, 1, 1)]
+        if crop:
+            layers.append(nn.ZeroPad2d(-crop))
     return nn.Sequential(*layers, nn.Tanh())
 
 
@@ -171,17 +178,18 @@ def init_weights(module: nn.Module) -> None:
 
 def _check_image_size(image_size: object) -> int:
     if image_size not in (28, 32):
-        raise ValueError(f"image_size must be 28 (MNIST as it is) or 32 (MNIST padded by 2), got {image_size!r}")
+        raise ValueError(f"image_size must be 28 (MNIST as it is) or 32 (MNIST padded by 2 pixels), got {image_size!r}")
     return int(image_size)  # type: ignore[arg-type]
 
 
 class DCGANGenerator(nn.Module):
     """Lecture 5. The DCGAN generator: ``z [N, latent_dim] -> image [N, channels, S, S]`` in [-1, 1].
 
-    ``image_size=28``: project ``z`` to ``4w x 7 x 7`` (a transposed conv with a 7x7 kernel on the
-    1x1 "image" z, i.e. a linear map followed by a reshape: the only dense step, no hidden FC
-    layer), then :func:`generator_block` ``4w -> 2w`` (14x14), then :func:`generator_output_layer`
-    to 28x28. ``image_size=32``: project to ``4w x 4 x 4``, blocks ``4w -> 2w -> w`` (8, 16), output.
+    As in the paper, ``z`` is projected to a ``4w x 4 x 4`` map (a transposed conv with a 4x4 kernel
+    on the 1x1 "image" z: a linear map followed by a reshape, the only dense step, no hidden FC
+    layer), then two :func:`generator_block` stages ``4w -> 2w -> w`` (8x8, 16x16) and
+    :func:`generator_output_layer` to 32x32. For ``image_size=28`` the output layer drops the
+    2-pixel border (always background in MNIST), so 28x28 digits come out of a 32x32 design.
     Every stage but the last has batch norm and ReLU; the output has ``tanh``.
     ``upsample="resize"`` swaps every transposed convolution for nearest upsampling + 3x3 conv.
     ``block(in_channels, out_channels)`` builds the middle stages (default :func:`generator_block`;
@@ -201,12 +209,10 @@ class DCGANGenerator(nn.Module):
                 return generator_block(a, b, upsample)
         elif upsample != "transposed":
             raise ValueError("a custom block builds transposed-conv stages; leave block=None for upsample='resize'")
-        start = 7 if self.image_size == 28 else 4
-        self.project = nn.Sequential(nn.ConvTranspose2d(latent_dim, 4 * w, start, 1, 0, bias=False),
+        self.project = nn.Sequential(nn.ConvTranspose2d(latent_dim, 4 * w, 4, 1, 0, bias=False),
                                      nn.BatchNorm2d(4 * w), nn.ReLU())
-        widths = [4 * w, 2 * w] if self.image_size == 28 else [4 * w, 2 * w, w]
-        self.blocks = nn.Sequential(*[block(a, b) for a, b in zip(widths, widths[1:])])
-        self.output = generator_output_layer(widths[-1], channels, upsample)
+        self.blocks = nn.Sequential(block(4 * w, 2 * w), block(2 * w, w))
+        self.output = generator_output_layer(w, channels, upsample, crop=(32 - self.image_size) // 2)
         self.apply(init_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -631,6 +637,30 @@ def attribute_direction(z: torch.Tensor, values: torch.Tensor, fraction: float =
         raise ValueError(f"too few finite values ({len(values)}) for fraction {fraction}: need at least one per side")
     order = values.argsort()
     return z[order[-k:]].mean(0) - z[order[:k]].mean(0)
+
+
+def extreme_latents(z: torch.Tensor, values: torch.Tensor, k: int = 3, largest: bool = True,
+                    among: torch.Tensor | None = None) -> torch.Tensor:
+    """Lecture 5. The ``k`` latent vectors whose measured ``values`` are largest (or smallest): ``[k, D]``.
+
+    ``among`` (a boolean mask ``[N]``, e.g. "confidently classified as a 7") restricts the choice;
+    when it leaves fewer than ``k`` candidates, all vectors are candidates. NaN values never count.
+    These are the "exemplars of a concept" the DCGAN paper averaged for its latent arithmetic.
+    """
+    z = check_tensor(z, "z", floating=True)
+    values = check_tensor(values, "values", floating=True)
+    check_int(k, "k", 1)
+    if z.dim() != 2 or values.shape != (z.shape[0],):
+        raise ValueError(f"z must be [N, D] and values [N]; got {tuple(z.shape)} and {tuple(values.shape)}")
+    finite = torch.isfinite(values)
+    candidates = finite & among if among is not None else finite
+    if int(candidates.sum()) < k:
+        candidates = finite
+    if int(candidates.sum()) < k:
+        raise ValueError(f"only {int(finite.sum())} finite values, fewer than k={k}")
+    index = candidates.nonzero().flatten()
+    order = values[index].argsort(descending=largest)
+    return z[index[order[:k]]]
 
 
 @torch.no_grad()

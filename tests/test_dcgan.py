@@ -95,7 +95,7 @@ def test_models_accept_custom_blocks():
     g = dcgan.DCGANGenerator(latent_dim=8, width=4, block=g_block)
     d = dcgan.DCGANDiscriminator(width=4, block=d_block)
     assert d(g(torch.randn(2, 8))).shape == (2,)
-    assert calls == [(16, 8), (1, 4, False), (4, 8, True), (8, 16, True)]
+    assert calls == [(16, 8), (8, 4), (1, 4, False), (4, 8, True), (8, 16, True)]
 
 
 def test_init_weights_statistics():
@@ -285,6 +285,19 @@ def test_measure_slant_sign_and_size():
         dcgan.measure_slant(bars, value_range=(1, -1))
     with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
         dcgan.measure_slant(torch.zeros(28, 28))
+
+
+def test_extreme_latents_respects_mask_and_falls_back():
+    z = torch.arange(12.0).view(6, 2)
+    values = torch.tensor([5.0, float("nan"), 1.0, 9.0, 3.0, 7.0])
+    assert torch.equal(dcgan.extreme_latents(z, values, k=2), z[[3, 5]])
+    assert torch.equal(dcgan.extreme_latents(z, values, k=2, largest=False), z[[2, 4]])
+    mask = torch.tensor([True, False, True, False, True, False])
+    assert torch.equal(dcgan.extreme_latents(z, values, k=2, among=mask), z[[0, 4]])
+    only_one = torch.tensor([False, False, False, True, False, False])
+    assert torch.equal(dcgan.extreme_latents(z, values, k=2, among=only_one), z[[3, 5]])
+    with pytest.raises(ValueError, match="fewer than k"):
+        dcgan.extreme_latents(z, values, k=6)
 
 
 def test_attribute_direction_and_sweep():
