@@ -17,8 +17,11 @@ module                      what it holds (lecture that introduces it)
 ``vae``                     ELBO, reparameterization, IWAE bound, MLP/conv/conditional VAE,
                             latent explorer (L3)
 ``gan``                     the minimax game: adversarial examples, fooling images, the lecture's MLP
-                            GAN, losses and steps, D* and C(G) = 2 JSD - log 4, mode coverage (L4)
+                            GAN, losses and steps, D* and C(G) = 2 JSD - log 4, mode coverage, sampling
+                            and resumable GAN checkpoints (L4)
 ``classifier``              the course classifier that judges generated digits (L4 on; used in L3)
+``dcgan``                   DCGAN blocks and init, transposed vs resize-conv, moving average of weights,
+                            checkerboard spectra, slerp, latent directions, discriminator probe (L5)
 ``exercises.lectureNN``     the tests behind lecture NN's check cells
 ==========================  ============================================================
 """

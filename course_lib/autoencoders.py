@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import module_device
 from .validate import check_int as _check_int
 from .validate import check_number as _check_float
 from .validate import check_tensor as _check_tensor
@@ -503,10 +504,6 @@ def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, 
                checkpoint=path, desc=desc, scheduler=scheduler)
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
 
 @torch.no_grad()
 def _in_batches(fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, batch_size: int,
@@ -521,7 +518,7 @@ def encode_all(model: Autoencoder, images: torch.Tensor, batch_size: int = 500,
     """Lecture 2. Codes ``[N, latent_dim]`` (on the CPU) of all ``images``, in eval mode, no gradients."""
     _check_images(images)
     model.eval()
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else module_device(model)
     return _in_batches(model.encode, images, batch_size, device)
 
 
@@ -530,7 +527,7 @@ def decode_all(model: Autoencoder, codes: torch.Tensor, batch_size: int = 500,
     """Lecture 2. Images ``[N, 1, 28, 28]`` (on the CPU) decoded from ``codes``, in eval mode."""
     _check_codes(codes, "codes")
     model.eval()
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else module_device(model)
     return _in_batches(model.decode, codes, batch_size, device)
 
 
@@ -539,7 +536,7 @@ def reconstruct_all(model: nn.Module, images: torch.Tensor, batch_size: int = 50
     """Lecture 2. ``model(images)`` (on the CPU) in eval mode, batch by batch."""
     _check_images(images)
     model.eval()
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else module_device(model)
     return _in_batches(model, images, batch_size, device)
 
 

@@ -334,8 +334,8 @@ def show_nearest(samples: torch.Tensor, train_images: torch.Tensor, n: int = 8,
     fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3), squeeze=False)
     unit = _to_unit(samples[:n].detach().float().cpu(), value_range)
     for j in range(n):
-        axes[0, j].imshow(unit[j, 0], cmap="gray", vmin=0, vmax=1)
-        axes[1, j].imshow(train_images[indices[j, 0]].cpu()[0], cmap="gray", vmin=0, vmax=1)
+        axes[0, j].imshow(unit[j, 0].numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[1, j].imshow(train_images[indices[j, 0]].detach().float().cpu()[0].numpy(), cmap="gray", vmin=0, vmax=1)
         axes[1, j].set_title(f"d={distances[j, 0]:.2f}", fontsize=8)
         axes[0, j].axis("off")
         axes[1, j].axis("off")

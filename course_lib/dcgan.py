@@ -6,10 +6,9 @@ Read top to bottom:
    :func:`discriminator_block`, :func:`init_weights`;
 2. the models: :class:`DCGANGenerator` (transposed-conv or resize-conv upsampling) and
    :class:`DCGANDiscriminator`, with :func:`make_optimizers` (Adam, lr 2e-4, beta1 0.5);
-3. what the notebook's training loop calls (the loop itself stays in the notebook, it is the
-   lesson): :func:`to_gan_range`, :func:`latent`, :func:`ema_update`,
-   :func:`recalibrate_batchnorm`, :func:`sample`, :func:`generate`, :func:`lr_factor`,
-   :func:`save_training` / :func:`restore_training` (atomic, resumable checkpoints);
+3. what the notebook's training loop adds to lecture 4's (:mod:`course_lib.gan` keeps the noise,
+   the [-1, 1] mapping, sampling and the resumable checkpoints): :func:`ema_update`,
+   :func:`ema_copy`, :func:`recalibrate_batchnorm`, :func:`lr_factor`;
 4. checkerboard artifacts measured: :func:`period2_energy`, :func:`mean_power_spectrum`;
 5. walking the latent space: :func:`lerp`, :func:`slerp`, :func:`interpolation_path`,
    :func:`prior_norm_band`;
@@ -21,14 +20,12 @@ Read top to bottom:
    :func:`plot_interpolation_norms`, :func:`plot_attribute_sweep`.
 
 Value ranges: the generator ends in ``tanh``, so generated images live in [-1, 1]; the datasets
-give [0, 1] and :func:`to_gan_range` maps them. Functions that take images say which range they
+give [0, 1] and :func:`course_lib.gan.to_gan_range` maps them. Functions that take images say which range they
 expect in a ``value_range`` argument.
 """
 from __future__ import annotations
 
 import copy
-import math
-from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -37,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import module_device
+from .gan import generate_from
 from .validate import check_int, check_tensor
 
 #: The DCGAN paper's optimizer settings: Adam with a learning rate of 2e-4 and beta1 = 0.5.
@@ -80,10 +79,6 @@ def _upsampling(value: object) -> str:
         raise ValueError(f"upsample must be one of {UPSAMPLING}, got {value!r}")
     return str(value)
 
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,24 +288,6 @@ def make_optimizers(generator: nn.Module, discriminator: nn.Module, lr: float = 
 # --------------------------------------------------------------------------------------------
 
 
-def to_gan_range(images: torch.Tensor) -> torch.Tensor:
-    """Lecture 5. Map dataset images from [0, 1] to the generator's [-1, 1] (``2x - 1``)."""
-    images = check_tensor(images, "images", floating=True)
-    if images.numel() and (float(images.min()) < -1e-6 or float(images.max()) > 1 + 1e-6):
-        raise ValueError(f"to_gan_range expects images in [0, 1], got values in "
-                         f"[{float(images.min()):.3g}, {float(images.max()):.3g}] (already mapped?)")
-    return images * 2 - 1
-
-
-def latent(n: int, latent_dim: int, seed: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Lecture 5. ``n`` latent vectors ``z ~ N(0, I)``, shape ``[n, latent_dim]`` (a fixed ``seed`` repeats them)."""
-    check_int(n, "n", 1)
-    check_int(latent_dim, "latent_dim", 1)
-    if seed is None:
-        return torch.randn(n, latent_dim, device=device)
-    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-
-
 @torch.no_grad()
 def ema_update(ema_model: nn.Module, model: nn.Module, decay: float = 0.999) -> None:
     """Lecture 5. One step of an exponential moving average of weights: ``ema = decay * ema + (1 - decay) * w``.
@@ -361,40 +338,13 @@ def recalibrate_batchnorm(generator: DCGANGenerator, batches: int = 8, batch_siz
         m.reset_running_stats()
         m.momentum = None
     generator.train()
-    device = _device_of(generator)
+    device = module_device(generator)
     g = torch.Generator().manual_seed(seed)
     for _ in range(batches):
         generator(torch.randn(batch_size, generator.latent_dim, generator=g).to(device))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     return generator.eval()
-
-
-@torch.no_grad()
-def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Lecture 5. ``generator(z)`` in eval mode, in batches, without gradients; images on the CPU in [-1, 1]."""
-    if not isinstance(generator, nn.Module):
-        raise TypeError(f"generator must be an nn.Module, got {type(generator).__name__}")
-    z = check_tensor(z, "z", floating=True)
-    if z.dim() not in (2, 4) or z.shape[0] == 0:
-        raise ValueError(f"z must be a non-empty batch [N, latent_dim], got shape {tuple(z.shape)}")
-    check_int(batch_size, "batch_size", 1)
-    was_training = generator.training
-    generator.eval()
-    device = _device_of(generator)
-    try:
-        return torch.cat([generator(z[i:i + batch_size].to(device)).float().cpu()
-                          for i in range(0, len(z), batch_size)])
-    finally:
-        generator.train(was_training)
-
-
-def sample(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """Lecture 5. ``n`` samples ``G(z)``, ``z ~ N(0, I)`` with a fixed ``seed``: images ``[n, C, H, W]`` in [-1, 1] (CPU)."""
-    latent_dim = getattr(generator, "latent_dim", None)
-    if not isinstance(latent_dim, int):
-        raise TypeError("sample needs a generator with a latent_dim attribute (a DCGANGenerator)")
-    return generate(generator, latent(n, latent_dim, seed=seed), batch_size=batch_size)
 
 
 def lr_factor(step: int, total_steps: int, decay_from: float = 0.5) -> float:
@@ -413,52 +363,6 @@ def lr_factor(step: int, total_steps: int, decay_from: float = 0.5) -> float:
     if step <= start:
         return 1.0
     return max(0.0, (total_steps - step) / max(total_steps - start, 1e-12))
-
-
-def save_training(path: str | Path, step: int, parts: Mapping[str, object], **extra: object) -> None:
-    """Lecture 5. Save a GAN run atomically: every part's ``state_dict()`` plus ``step`` and ``extra`` values.
-
-    ``parts`` maps names to models, optimizers and schedulers (anything with ``state_dict``);
-    ``extra`` holds plain values (history, snapshots). Written with
-    :func:`course_lib.train.save_checkpoint` (temporary file, then rename), so an interrupted save
-    never destroys the previous checkpoint.
-    """
-    from .train import save_checkpoint
-
-    if not (isinstance(step, int) and step >= 0):
-        raise ValueError(f"step must be a non-negative int, got {step!r}")
-    missing = [name for name, part in parts.items() if not hasattr(part, "state_dict")]
-    if missing:
-        raise TypeError(f"these parts have no state_dict(): {missing}")
-    save_checkpoint(path, {"step": step, "parts": {name: part.state_dict() for name, part in parts.items()},
-                           "extra": dict(extra)})
-
-
-def restore_training(path: str | Path, parts: Mapping[str, object],
-                     map_location: torch.device | str = "cpu") -> tuple[int, dict[str, object]]:
-    """Lecture 5. Load a run saved by :func:`save_training` into ``parts``; return ``(step, extra)``.
-
-    No file: ``(0, {})``, train from scratch. A file that does not fit these parts (another width,
-    another latent size) is moved aside to ``*.stale`` with a one-line note, and training starts over.
-    """
-    from .train import load_checkpoint
-
-    path = Path(path)
-    if not path.is_file():
-        return 0, {}
-    state = load_checkpoint(path, map_location=map_location)
-    try:
-        if set(state["parts"]) != set(parts):
-            raise KeyError(f"saved parts {sorted(state['parts'])}, expected {sorted(parts)}")
-        for name, part in parts.items():
-            part.load_state_dict(state["parts"][name])  # type: ignore[attr-defined]
-    except (KeyError, RuntimeError, ValueError) as error:
-        stale = path.with_name(path.name + ".stale")
-        path.replace(stale)
-        print(f"The checkpoint {path.name} does not fit this run ({type(error).__name__}); moved to {stale.name}, "
-              f"training from scratch.")
-        return 0, {}
-    return int(state["step"]), dict(state["extra"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -679,7 +583,7 @@ def attribute_sweep(generator: nn.Module, z: torch.Tensor, direction: torch.Tens
     alphas = [float(a) for a in alphas]
     if not alphas:
         raise ValueError("alphas is empty")
-    images = torch.stack([generate(generator, z + a * direction) for a in alphas])
+    images = torch.stack([generate_from(generator, z + a * direction) for a in alphas])
     values = torch.stack([measure(batch) for batch in images])
     return images, values
 
@@ -708,7 +612,7 @@ def discriminator_features(discriminator: DCGANDiscriminator, images: torch.Tens
     lo, hi = _value_range(value_range)
     was_training = discriminator.training
     discriminator.eval()
-    device = _device_of(discriminator)
+    device = module_device(discriminator)
     out = []
     try:
         for i in range(0, len(images), batch_size):

@@ -5,7 +5,9 @@ Read top to bottom:
 1. optimizing the *input* instead of the weights: :func:`fgsm`, :func:`pgd_attack`,
    :func:`attack_report`, :func:`total_variation`, :func:`fooling_images`;
 2. the two players of the lecture: :class:`MLPGenerator` (100-128-512-1024-784, tanh) and
-   :class:`MLPDiscriminator` (784-1024-512-128-1, sigmoid), plus :func:`mlp` for small toy players;
+   :class:`MLPDiscriminator` (784-1024-512-128-1, sigmoid), plus :func:`mlp` for small toy players,
+   and what every GAN of the course uses around them: :func:`sample_noise`, :func:`to_gan_range`,
+   :func:`generate` and :func:`generate_from`;
 3. the losses and one step of each player: :func:`discriminator_loss`, :func:`generator_loss`
    (saturating and non-saturating), :func:`discriminator_step`, :func:`generator_step`;
 4. the theory with numbers: :func:`optimal_discriminator`, :class:`GaussianMixture1D`,
@@ -14,7 +16,7 @@ Read top to bottom:
    :func:`train_discriminator_1d`, :func:`generator_loss_gradient`;
 5. mode collapse on a ring of 2-D Gaussians: :func:`ring_centers`, :func:`sample_ring`,
    :func:`mode_coverage`, and :func:`train_toy_gan`, the same game on points instead of images;
-6. checkpoints of a GAN run (:func:`gan_state`, :func:`resume_gan`) and the figures.
+6. checkpoints of a GAN run (:func:`save_training`, :func:`restore_training`) and the figures.
 
 Conventions: the discriminator outputs the *probability* that its input is real (a sigmoid at
 the end, as in the lecture), shape ``[N, 1]``; the losses are binary cross-entropies on those
@@ -27,7 +29,7 @@ import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -35,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import module_device
 from .validate import check_int, check_number, check_tensor
 
 #: Size of the noise vector z of the lecture's generator.
@@ -79,10 +82,6 @@ def _labels(labels: object, n: int, name: str = "labels") -> torch.Tensor:
         raise ValueError(f"{name} must have shape [{n}] (one class per image), got {tuple(labels.shape)}")
     return labels
 
-
-def _device_of(module: nn.Module) -> torch.device:
-    parameter = next(module.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,7 +201,7 @@ def fooling_images(model: nn.Module, targets: torch.Tensor, steps: int = 200, lr
     if not isinstance(targets, torch.Tensor) or targets.dtype != torch.int64 or targets.dim() != 1:
         raise TypeError(f"targets must be an int64 tensor [N] of class indices, got "
                         f"{getattr(targets, 'dtype', type(targets).__name__)} {tuple(getattr(targets, 'shape', ()))}")
-    device = _device_of(model)
+    device = module_device(model)
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(len(targets), *image_shape, generator=g).to(device).requires_grad_(True)
     targets = targets.to(device)
@@ -315,13 +314,38 @@ def from_gan_range(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def generate_from(generator: nn.Module, z: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Lecture 4. ``generator(z)`` for given codes ``z``: in eval mode, in batches, without gradients.
+
+    Returns the images on the CPU, in the generator's output range ([-1, 1] for tanh). The
+    generator's train/eval mode is restored afterwards (it matters for batch norm, lecture 5).
+    """
+    if not isinstance(generator, nn.Module):
+        raise TypeError(f"generator must be an nn.Module, got {type(generator).__name__}")
+    z = check_tensor(z, "z", floating=True)
+    if z.dim() not in (2, 4) or z.shape[0] == 0:
+        raise ValueError(f"z must be a non-empty batch [N, latent_dim], got shape {tuple(z.shape)}")
+    check_int(batch_size, "batch_size", 1)
+    was_training = generator.training
+    generator.eval()
+    device = module_device(generator)
+    try:
+        return torch.cat([generator(z[i:i + batch_size].to(device)).float().cpu()
+                          for i in range(0, len(z), batch_size)])
+    finally:
+        generator.train(was_training)
+
+
 def generate(generator: nn.Module, n: int, seed: int | None = 0, batch_size: int = 1000) -> torch.Tensor:
-    """Lecture 4. ``n`` samples of ``generator`` on the CPU (in its output range, [-1, 1] for tanh)."""
+    """Lecture 4. ``n`` samples ``G(z)``, ``z ~ N(0, I)`` (a fixed ``seed`` repeats them), on the CPU.
+
+    The generator needs a ``latent_dim`` attribute (every generator of the course has one).
+    """
     check_int(n, "n", 1)
-    device = _device_of(generator)
-    z = sample_noise(n, generator.latent_dim, seed=seed) if seed is not None else \
-        torch.randn(n, generator.latent_dim)
-    return torch.cat([generator(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not isinstance(latent_dim, int):
+        raise TypeError(f"generate needs a generator with an int latent_dim attribute, got {type(generator).__name__}")
+    return generate_from(generator, sample_noise(n, latent_dim, seed=seed), batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -624,7 +648,7 @@ class Discriminator1D:
 
     @torch.no_grad()
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        device = _device_of(self.network)
+        device = module_device(self.network)
         points = torch.as_tensor(np.asarray(x, dtype=np.float32)).reshape(-1, 1).to(device)
         return self.network(points).cpu().double().numpy().reshape(np.shape(x))
 
@@ -813,7 +837,7 @@ def train_toy_gan(sample_data: Callable[[int, torch.Generator], torch.Tensor], g
     check_int(k, "k", 1)
     check_int(d_warmup, "d_warmup", 0)
     check_int(snapshot_every, "snapshot_every", 0)
-    device = _device_of(generator)
+    device = module_device(generator)
     g = torch.Generator().manual_seed(seed)
 
     def noise(n: int) -> torch.Tensor:
@@ -853,46 +877,53 @@ def train_toy_gan(sample_data: Callable[[int, torch.Generator], torch.Tensor], g
 # --------------------------------------------------------------------------------------------
 
 
-def gan_state(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.optim.Optimizer,
-              d_optimizer: torch.optim.Optimizer, epoch: int, history: dict) -> dict:
-    """Lecture 4. Everything needed to resume a GAN run after ``epoch`` finished epochs (for ``save_checkpoint``)."""
-    return {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-            "g_optimizer": g_optimizer.state_dict(), "d_optimizer": d_optimizer.state_dict(),
-            "epoch": epoch, "history": history}
+def save_training(path: str | Path, step: int, parts: Mapping[str, object], **extra: object) -> None:
+    """Lecture 4. Save a GAN run atomically: every part's ``state_dict()``, the ``step`` reached, and ``extra``.
+
+    ``parts`` maps names to models, optimizers and schedulers (anything with ``state_dict``);
+    ``extra`` holds plain values (history, snapshots). ``step`` counts whatever the loop counts
+    (epochs in lecture 4, steps in lecture 5). Written with :func:`course_lib.train.save_checkpoint`
+    (temporary file, then rename), so an interrupted save never destroys the previous checkpoint.
+    """
+    from .train import save_checkpoint
+
+    if not (isinstance(step, int) and step >= 0):
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    missing = [name for name, part in parts.items() if not hasattr(part, "state_dict")]
+    if missing:
+        raise TypeError(f"these parts have no state_dict(): {missing}")
+    save_checkpoint(path, {"step": step, "parts": {name: part.state_dict() for name, part in parts.items()},
+                           "extra": dict(extra)})
 
 
-def resume_gan(path: str | Path, generator: nn.Module, discriminator: nn.Module,
-               g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer,
-               history: dict) -> int:
-    """Lecture 4. Load a checkpoint written from :func:`gan_state` into the four objects; return its epoch.
+def restore_training(path: str | Path, parts: Mapping[str, object], map_location: torch.device | str = "cpu",
+                     unit: str = "step") -> tuple[int, dict[str, object]]:
+    """Lecture 4. Load a run saved by :func:`save_training` into ``parts``; return ``(step, extra)``.
 
-    ``history`` (a dict) is updated in place with the saved one. Without a checkpoint this returns 0
-    and changes nothing. A checkpoint that does not fit the models (another architecture) is moved
-    aside as ``*.stale`` and training starts from scratch.
+    No file: ``(0, {})``, train from scratch. A file that does not fit these parts (another
+    architecture, another latent size) is moved aside to ``*.stale`` with a one-line note, and
+    training starts over. A resumed run says so in one line, counting in ``unit`` ("step", "epoch").
     """
     from .train import load_checkpoint
 
     path = Path(path)
     if not path.is_file():
-        return 0
-    state = load_checkpoint(path, map_location=_device_of(generator))
+        return 0, {}
+    state = load_checkpoint(path, map_location=map_location)
     try:
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
-        g_optimizer.load_state_dict(state["g_optimizer"])
-        d_optimizer.load_state_dict(state["d_optimizer"])
-        epoch = int(state["epoch"])
-        saved_history = state["history"]
+        if set(state["parts"]) != set(parts):
+            raise KeyError(f"saved parts {sorted(state['parts'])}, expected {sorted(parts)}")
+        for name, part in parts.items():
+            part.load_state_dict(state["parts"][name])  # type: ignore[attr-defined]
+        step, extra = int(state["step"]), dict(state["extra"])
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         stale = path.with_name(path.name + ".stale")
         path.replace(stale)
-        print(f"The checkpoint {path.name} does not fit these models ({type(error).__name__}); moved to "
-              f"{stale.name}, training from scratch.")
-        return 0
-    history.clear()
-    history.update(saved_history)
-    print(f"Resumed from {path} after epoch {epoch}.")
-    return epoch
+        print(f"The checkpoint {path.name} does not fit this run ({type(error).__name__}); moved to {stale.name}, "
+              f"training from scratch.")
+        return 0, {}
+    print(f"Resumed from {path} after {step} {unit}{'s' if step != 1 else ''}.")
+    return step, extra
 
 
 def sample_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:

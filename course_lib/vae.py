@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import module_device
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -61,10 +63,6 @@ def _images(x: object, name: str = "x") -> torch.Tensor:
         raise ValueError(f"{name} must be a batch of images [N, C, H, W], got shape {tuple(x.shape)}")
     return x
 
-
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,7 +487,7 @@ def evaluate_elbo(model: VAE, images: torch.Tensor, labels: torch.Tensor | None 
     """
     _images(images, "images")
     _positive_int(batch_size, "batch_size")
-    device = _model_device(model)
+    device = module_device(model)
     was_training = model.training
     model.eval()
     totals = {"neg_elbo": 0.0, "rec": 0.0, "kl": 0.0}
@@ -513,7 +511,7 @@ def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, labels: torch.Tensor
     """Lecture 3. Mean negative importance-weighted bound ``-log p_k(x)`` in nats per image."""
     _images(images, "images")
     _positive_int(k, "k")
-    device = _model_device(model)
+    device = module_device(model)
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     total = 0.0
@@ -564,7 +562,7 @@ def encode_means(model: VAE, images: torch.Tensor, labels: torch.Tensor | None =
                  batch_size: int = 1000) -> torch.Tensor:
     """Lecture 3. The posterior means ``mu(x)`` of a batch of images, on the CPU, ``[N, latent_dim]``."""
     _images(images, "images")
-    device = _model_device(model)
+    device = module_device(model)
     out = []
     with torch.no_grad():
         for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
@@ -576,7 +574,7 @@ def sample_prior(model: VAE, n: int, labels: torch.Tensor | None = None, seed: i
     """Lecture 3. ``n`` images decoded from ``z ~ N(0, I)`` (pixel means), on the CPU."""
     _positive_int(n, "n")
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, model.latent_dim, generator=g).to(_model_device(model))
+    z = torch.randn(n, model.latent_dim, generator=g).to(module_device(model))
     with torch.no_grad():
         y = labels.to(z.device) if labels is not None else None
         return model.decode(z, y).cpu()

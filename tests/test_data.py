@@ -1,7 +1,6 @@
 """Data loading: checksums, stand-in, missing data, Fashion-MNIST and CIFAR-10 on files the tests write."""
 import gzip
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np

@@ -11,7 +11,6 @@ from torch import nn
 from course_lib import gan
 from course_lib.checks import CheckFailed
 from course_lib.exercises import lecture04 as ex
-from course_lib.train import save_checkpoint
 
 
 def _linear_classifier(seed=0, pixels=16):
@@ -357,26 +356,42 @@ def test_saturating_loss_stalls_with_sgd_where_non_saturating_learns():
 
 # ---- 6. checkpoints and figures -------------------------------------------------------------------
 
-def test_resume_gan_round_trip_and_stale_checkpoints(tmp_path, capsys):
+def test_save_and_restore_training_round_trip_and_stale_files(tmp_path, capsys):
     torch.manual_seed(0)
     generator, discriminator = gan.mlp([2, 4, 2]), gan.mlp([2, 4, 1], out_activation="sigmoid")
-    g_opt = torch.optim.Adam(generator.parameters())
-    d_opt = torch.optim.Adam(discriminator.parameters())
+    parts = {"G": generator, "D": discriminator, "opt_g": torch.optim.Adam(generator.parameters())}
     path = tmp_path / "run.pt"
-    history = {"d_loss": []}
-    assert gan.resume_gan(path, generator, discriminator, g_opt, d_opt, history) == 0
-    save_checkpoint(path, gan.gan_state(generator, discriminator, g_opt, d_opt, 3, {"d_loss": [1.0, 0.5]}))
+    assert gan.restore_training(path, parts) == (0, {})
+    gan.save_training(path, 3, parts, history={"d_loss": [1.0, 0.5]})
     fresh_g, fresh_d = gan.mlp([2, 4, 2]), gan.mlp([2, 4, 1], out_activation="sigmoid")
-    history = {}
-    epoch = gan.resume_gan(path, fresh_g, fresh_d, torch.optim.Adam(fresh_g.parameters()),
-                           torch.optim.Adam(fresh_d.parameters()), history)
-    assert epoch == 3 and history == {"d_loss": [1.0, 0.5]}
+    fresh = {"G": fresh_g, "D": fresh_d, "opt_g": torch.optim.Adam(fresh_g.parameters())}
+    assert gan.restore_training(path, fresh, unit="epoch") == (3, {"history": {"d_loss": [1.0, 0.5]}})
+    assert "after 3 epochs" in capsys.readouterr().out
     assert all(torch.equal(a, b) for a, b in zip(fresh_g.parameters(), generator.parameters()))
     other = gan.mlp([2, 8, 2])
-    assert gan.resume_gan(path, other, fresh_d, torch.optim.Adam(other.parameters()),
-                          torch.optim.Adam(fresh_d.parameters()), {}) == 0
+    assert gan.restore_training(path, {**fresh, "G": other}) == (0, {})
     assert "does not fit" in capsys.readouterr().out
     assert (tmp_path / "run.pt.stale").is_file() and not path.exists()
+    gan.save_training(path, 1, parts)
+    assert gan.restore_training(path, {"G": generator}) == (0, {})      # other parts than were saved
+    with pytest.raises(TypeError, match="state_dict"):
+        gan.save_training(path, 1, {"x": 3})
+    with pytest.raises(ValueError, match="step"):
+        gan.save_training(path, -1, parts)
+
+
+def test_generate_from_restores_mode_and_validates():
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16))
+    g.train()
+    z = gan.sample_noise(5, 8, seed=2)
+    out = gan.generate_from(g, z, batch_size=2)
+    assert g.training and out.shape == (5, 16) and out.device.type == "cpu"
+    assert torch.allclose(out, g.eval()(z), atol=1e-6)        # eval mode: batch size does not matter
+    with pytest.raises(ValueError, match="non-empty"):
+        gan.generate_from(g, torch.zeros(0, 8))
+    with pytest.raises(TypeError, match="latent_dim"):
+        gan.generate(nn.Linear(2, 2), 3)
 
 
 def test_figures_return_figures():
