@@ -504,7 +504,6 @@ def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, 
                checkpoint=path, desc=desc, scheduler=scheduler)
 
 
-
 @torch.no_grad()
 def _in_batches(fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, batch_size: int,
                 device: torch.device) -> torch.Tensor:

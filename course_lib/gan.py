@@ -83,7 +83,6 @@ def _labels(labels: object, n: int, name: str = "labels") -> torch.Tensor:
     return labels
 
 
-
 # --------------------------------------------------------------------------------------------
 # 1. Optimizing the input: adversarial examples and fooling images
 # --------------------------------------------------------------------------------------------

@@ -64,7 +64,6 @@ def _images(x: object, name: str = "x") -> torch.Tensor:
     return x
 
 
-
 # --------------------------------------------------------------------------------------------
 # 1. The pieces of the ELBO
 # --------------------------------------------------------------------------------------------
@@ -578,7 +577,6 @@ def sample_prior(model: VAE, n: int, labels: torch.Tensor | None = None, seed: i
     with torch.no_grad():
         y = labels.to(z.device) if labels is not None else None
         return model.decode(z, y).cpu()
-
 
 
 def _no_widget_frontend() -> str | None:
