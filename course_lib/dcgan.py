@@ -712,23 +712,13 @@ def probe_comparison(features: Mapping[str, tuple[torch.Tensor, torch.Tensor]], 
 
 def show_snapshots(snapshots: Sequence[tuple[int, torch.Tensor]], per_row: int = 12, size: float = 0.7) -> plt.Figure:
     """Lecture 5. Samples from a fixed ``z`` over training: one row per ``(step, images)`` snapshot."""
+    from .viz import show_strip
+
     if not snapshots:
         raise ValueError("no snapshots to show (the training loop stores them every few hundred steps)")
-    rows = len(snapshots)
-    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row + 1.0, size * rows), squeeze=False)
-    for r, (step, images) in enumerate(snapshots):
-        x = _to_unit(_images(images), (-1.0, 1.0))
-        for c in range(per_row):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if c < len(x):
-                ax.imshow(x[c, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-        axes[r, 0].set_ylabel(f"step {step}", rotation=0, ha="right", va="center", fontsize=9)
-    fig.tight_layout()
-    return fig
+    check_int(per_row, "per_row", 1)
+    return show_strip({f"step {step}": _images(images)[:per_row] for step, images in snapshots},
+                      value_range=(-1.0, 1.0), size=size)
 
 
 def plot_gan_losses(history: Mapping[str, Sequence[float]], smooth: int = 25) -> plt.Figure:
