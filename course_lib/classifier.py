@@ -72,13 +72,6 @@ def _check_images(images: torch.Tensor, value_range: tuple[float, float], what: 
                          f"declared value_range {value_range}. Pass value_range=(-1, 1) for tanh outputs.")
 
 
-def _to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
-    low, high = value_range
-    if not high > low:
-        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
-    return ((images - low) / (high - low)).clamp(0, 1)
-
-
 def data_fingerprint(images: torch.Tensor, labels: torch.Tensor) -> str:
     """A short hash of the training data: weights are reused only for exactly the same data."""
     digest = hashlib.md5()
@@ -268,7 +261,7 @@ def judge_samples(images: torch.Tensor, classifier: nn.Module, *, value_range: t
     if not 0 < confidence < 1:
         raise ValueError(f"judge_samples: confidence must be in (0, 1), got {confidence}")
     device = next(classifier.parameters()).device
-    unit = _to_unit(images.detach().float(), value_range)
+    unit = viz.to_unit_range(images.detach().float(), value_range)
     probabilities = torch.cat([classifier(unit[i:i + batch_size].to(device)).softmax(1).cpu()
                                for i in range(0, len(unit), batch_size)])
     top, predictions = probabilities.max(1)
@@ -316,7 +309,7 @@ def nearest_training_images(samples: torch.Tensor, train_images: torch.Tensor, k
     if not isinstance(k, int) or not 1 <= k <= len(train_images):
         raise ValueError(f"k must be an int between 1 and {len(train_images)}, got {k!r}")
     flat_train = train_images.detach().float().flatten(1).cpu()
-    flat_samples = _to_unit(samples.detach().float(), value_range).flatten(1).cpu()
+    flat_samples = viz.to_unit_range(samples.detach().float(), value_range).flatten(1).cpu()
     distances, indices = [], []
     for i in range(0, len(flat_samples), chunk):
         d = torch.cdist(flat_samples[i:i + chunk], flat_train)
@@ -332,7 +325,7 @@ def show_nearest(samples: torch.Tensor, train_images: torch.Tensor, n: int = 8,
     distances, indices = nearest_training_images(samples[:n], train_images, 1, value_range)
     n = len(distances)
     fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3), squeeze=False)
-    unit = _to_unit(samples[:n].detach().float().cpu(), value_range)
+    unit = viz.to_unit_range(samples[:n].detach().float().cpu(), value_range)
     for j in range(n):
         axes[0, j].imshow(unit[j, 0].numpy(), cmap="gray", vmin=0, vmax=1)
         axes[1, j].imshow(train_images[indices[j, 0]].detach().float().cpu()[0].numpy(), cmap="gray", vmin=0, vmax=1)

@@ -37,6 +37,7 @@ from torch import nn
 from .config import module_device
 from .gan import generate_from
 from .validate import check_int, check_tensor
+from .viz import to_unit_range
 
 #: The DCGAN paper's optimizer settings: Adam with a learning rate of 2e-4 and beta1 = 0.5.
 DCGAN_LR = 2e-4
@@ -67,11 +68,6 @@ def _value_range(value_range: object) -> tuple[float, float]:
             or not all(isinstance(v, (int, float)) for v in value_range) or value_range[1] <= value_range[0]):
         raise ValueError(f"value_range must be (low, high) with high > low, e.g. (-1, 1); got {value_range!r}")
     return float(value_range[0]), float(value_range[1])
-
-
-def _to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
-    lo, hi = _value_range(value_range)
-    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
 
 
 def _upsampling(value: object) -> str:
@@ -503,7 +499,7 @@ def measure_slant(images: torch.Tensor, value_range: tuple[float, float] = (-1.0
     negative slope; the slant is ``atan(-mu11 / mu02)`` in degrees (0 for upright, about +-45 for
     strongly italic). A blank image has no slant: NaN.
     """
-    x = _to_unit(_images(images), value_range).sum(dim=1).double()     # [N, H, W]
+    x = to_unit_range(_images(images), _value_range(value_range)).sum(dim=1).double()     # [N, H, W]
     n, h, w = x.shape
     ys = torch.arange(h, dtype=torch.float64).view(1, h, 1)
     xs = torch.arange(w, dtype=torch.float64).view(1, 1, w)
@@ -751,7 +747,7 @@ def show_spectra(batches: Mapping[str, torch.Tensor], n_images: int = 6, size: f
                              squeeze=False)
     for r, (name, images) in enumerate(batches.items()):
         images = _images(images, name)
-        shown = _to_unit(images[:n_images], (float(images.min()), float(images.max()) + 1e-8))
+        shown = to_unit_range(images[:n_images], (float(images.min()), float(images.max()) + 1e-8))
         for c in range(n_images):
             ax = axes[r, c]
             ax.set_xticks([])
@@ -808,4 +804,4 @@ def plot_attribute_sweep(alphas: Sequence[float], values: torch.Tensor, ylabel: 
 
 def ink_share(images: Iterable[torch.Tensor] | torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
     """Lecture 5. Mean brightness of each image in [0, 1] (how much ink), ``[N]``: a check that a slant edit keeps the stroke."""
-    return _to_unit(_images(images), value_range).mean(dim=(1, 2, 3))
+    return to_unit_range(_images(images), _value_range(value_range)).mean(dim=(1, 2, 3))
