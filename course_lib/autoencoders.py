@@ -1,6 +1,7 @@
 """Lecture 2: autoencoders, from prediction to generation.
 
-Read top to bottom, the module follows the lecture:
+What is specific to this lecture (the training recipe is :func:`course_lib.train.train_on_tensors`,
+nearest neighbours and k-NN accuracy are in :mod:`course_lib.metrics`). Read top to bottom:
 
 1. KL divergence and maximum likelihood on a small discrete example: :func:`entropy`,
    :func:`cross_entropy`, :func:`kl_divergence`, :func:`average_nll`,
@@ -9,21 +10,13 @@ Read top to bottom, the module follows the lecture:
    (:func:`fit_categorical_by_max_likelihood`, :func:`fit_discretized_gaussian`);
 2. models for 28x28 grey images: :class:`MLPEncoder` / :class:`MLPDecoder` and
    :class:`ConvEncoder` / :class:`ConvDecoder`, put together by :class:`MLPAutoencoder` and
-   :class:`ConvAutoencoder` (``encode`` / ``decode`` / ``forward``), and :func:`count_parameters`.
-   The encoders take an
-   ``out_dim`` rather than a latent size so that lecture 3's VAE can reuse them (it needs a mean
-   and a log-variance per latent dimension);
+   :class:`ConvAutoencoder` (``encode`` / ``decode`` / ``forward``);
 3. training: :func:`reconstruction_loss` (per-pixel MSE), :func:`add_noise` (the denoising
-   autoencoder's corruption), :func:`autoencoder_loss_fn` (the ``loss_fn`` for
-   :func:`course_lib.train.fit`) and :func:`train_autoencoder` (Adam with the cosine learning-rate
-   decay of :func:`course_lib.train.cosine_schedule`, resumable through ``fit``'s checkpoints);
-4. evaluation: :func:`encode_all`, :func:`decode_all`, :func:`reconstruct_all`,
-   :func:`reconstruction_mse`, :func:`pairwise_sq_distances` and :func:`knn_accuracy` (how much
-   class structure the codes carry);
+   autoencoder's corruption), :func:`autoencoder_loss_fn` and :func:`train_autoencoder`;
+4. evaluation: :func:`encode_all`, :func:`decode_all`, :func:`reconstruct_all`, :func:`reconstruction_mse`;
 5. sampling the latent space, and why it goes wrong: :func:`sample_gaussian_like`,
-   :func:`sample_uniform_box`, :func:`nearest_distances`, :func:`hole_fraction`;
-6. two figures of this lecture that ``course_lib.viz`` does not draw: :func:`show_distributions`
-   (bar charts of discrete distributions) and :func:`show_latent_holes`.
+   :func:`sample_uniform_box`, :func:`hole_fraction`;
+6. the lecture's figures: :func:`show_distributions`, :func:`show_latent_holes`.
 
 Images are float tensors ``[N, 1, 28, 28]`` with pixels in [0, 1]; codes are ``[N, latent_dim]``.
 """
@@ -38,7 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import module_device
+from . import viz
+from .inference import in_batches
+from .metrics.neighbours import nearest_distances
+from .train.recipes import train_on_tensors
+from .validate import check_images, check_vectors
 from .validate import check_int as _check_int
 from .validate import check_number as _check_float
 from .validate import check_tensor as _check_tensor
@@ -53,33 +50,9 @@ NUM_PIXELS = 28 * 28
 
 
 def _check_images(x: object, name: str = "images", unit_range: bool = False) -> torch.Tensor:
-    """Images must be floating point ``[N, 1, 28, 28]``, finite (and in [0, 1] if asked)."""
-    x = _check_tensor(x, name)
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor with pixels in [0, 1], got dtype {x.dtype} "
-                        f"(uint8 images: divide by 255 first)")
-    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        raise ValueError(f"{name} must have shape [N, 1, 28, 28], got {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty (N = 0)")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contain NaN or infinite values")
-    if unit_range and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"{name} must have pixels in [0, 1], got values in "
-                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
-    return x
-
-
-def _check_codes(z: object, name: str = "codes", dim: int | None = None) -> torch.Tensor:
-    z = _check_tensor(z, name)
-    if not z.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
-    if z.dim() != 2 or z.shape[0] == 0 or (dim is not None and z.shape[1] != dim):
-        wanted = f"[N, {dim}]" if dim is not None else "[N, D]"
-        raise ValueError(f"{name} must have shape {wanted} with N > 0, got {tuple(z.shape)}")
-    if not torch.isfinite(z).all():
-        raise ValueError(f"{name} contain NaN or infinite values")
-    return z
+    """Images of this lecture: floating point ``[N, 1, 28, 28]``, finite, in [0, 1] when asked."""
+    return check_images(x, name, channels=1, size=28, finite=True,
+                        value_range=(0.0, 1.0) if unit_range else None)
 
 
 def _check_distribution(p: object, name: str) -> torch.Tensor:
@@ -354,8 +327,9 @@ class ConvDecoder(nn.Sequential):
 class Autoencoder(nn.Module):
     """Lecture 2. ``decode(encode(x))``: an encoder to ``latent_dim`` numbers and a decoder back.
 
-    ``encode`` and ``decode`` check shapes, so a wrong input fails with a clear message rather than
-    deep inside a layer. ``forward(x)`` returns the reconstruction.
+    ``encode`` and ``decode`` check shapes (not values: they run every training step), so a wrong
+    input fails with a clear message rather than deep inside a layer. ``forward(x)`` returns the
+    reconstruction.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int) -> None:
@@ -368,7 +342,9 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``[N, 1, 28, 28]`` -> codes ``[N, latent_dim]``."""
-        z = self.encoder(_check_images(x))
+        if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:   # shapes only: this runs every step
+            raise ValueError(f"encode takes images [N, 1, 28, 28], got {tuple(x.shape)}")
+        z = self.encoder(x)
         if tuple(z.shape) != (x.shape[0], self.latent_dim):
             raise ValueError(f"the encoder returned shape {tuple(z.shape)}, expected "
                              f"{(x.shape[0], self.latent_dim)}")
@@ -376,7 +352,9 @@ class Autoencoder(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Codes ``[N, latent_dim]`` -> images ``[N, 1, 28, 28]``."""
-        x_hat = self.decoder(_check_codes(z, "z", self.latent_dim))
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"decode takes codes [N, {self.latent_dim}], got {tuple(z.shape)}")
+        x_hat = self.decoder(z)
         if tuple(x_hat.shape) != (z.shape[0],) + IMAGE_SHAPE:
             raise ValueError(f"the decoder returned shape {tuple(x_hat.shape)}, expected "
                              f"{(z.shape[0],) + IMAGE_SHAPE}")
@@ -415,11 +393,6 @@ class ConvAutoencoder(Autoencoder):
             encoder if encoder is not None else ConvEncoder(latent_dim, (c1, c2), batch_norm),
             decoder if decoder is not None else ConvDecoder(latent_dim, (c2, c1, max(c1 // 2, 1)), batch_norm),
             latent_dim)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Lecture 2. The number of trainable numbers in ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,75 +445,45 @@ def autoencoder_loss_fn(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     return loss_fn
 
 
-def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, lr: float = 2e-3,
+def train_autoencoder(model: Autoencoder, images: torch.Tensor, *, epochs: int, lr: float = 3e-3,
                       batch_size: int = 128, device: torch.device | str = "cpu",
                       loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = reconstruction_loss,
                       corrupt: Callable[[torch.Tensor], torch.Tensor] | None = None,
                       evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
                       checkpoint: str | None = None, desc: str = "autoencoder") -> dict[str, list[float]]:
-    """Lecture 2. Train ``model`` to reconstruct ``images`` with Adam and a cosine learning-rate decay.
+    """Lecture 2. Train ``model`` to reconstruct ``images`` ``[N, 1, 28, 28]`` in [0, 1]; return the history.
 
-    A thin wrapper around :func:`course_lib.train.fit` (progress bar, NaN check, history).
-    ``loss(x_hat, x)`` is the reconstruction loss; ``corrupt`` makes it a denoising autoencoder. ``checkpoint`` is a run name (see
-    :func:`course_lib.train.checkpoint_path`): a finished run is loaded instead of retrained.
+    The course's recipe (:func:`course_lib.train.train_on_tensors`: Adam, constant then linearly
+    decaying learning rate, resumable). ``loss(x_hat, x)`` is the reconstruction loss;
+    ``corrupt`` makes it a denoising autoencoder. ``checkpoint`` is a run name: a finished run
+    is loaded instead of retrained.
     """
-    from .data import Batches
-    from .train import checkpoint_path, cosine_schedule, discard_incompatible_checkpoint, fit
-
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     _check_images(images, "images", unit_range=True)
-    _check_int(epochs, "epochs", 0)
-    _check_int(batch_size, "batch_size", 1)
-    _check_float(lr, "lr", 0.0, strict=True)
-    model.to(device)
-    path = checkpoint_path(checkpoint) if checkpoint else None
-    if path is not None:
-        discard_incompatible_checkpoint(path, model)
-    batches = Batches(images, batch_size=batch_size, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = cosine_schedule(optimizer, max(epochs * len(batches), 1), final_fraction=0.02)
-    return fit(model, optimizer, autoencoder_loss_fn(loss, corrupt), batches, epochs, evaluate=evaluate,
-               checkpoint=path, desc=desc, scheduler=scheduler)
+    return train_on_tensors(model, autoencoder_loss_fn(loss, corrupt), images, epochs=epochs, lr=lr,
+                            batch_size=batch_size, device=device, checkpoint=checkpoint, evaluate=evaluate,
+                            desc=desc)
 
 
-@torch.no_grad()
-def _in_batches(fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, batch_size: int,
-                device: torch.device) -> torch.Tensor:
-    _check_int(batch_size, "batch_size", 1)
-    outputs = [fn(inputs[i:i + batch_size].to(device)).cpu() for i in range(0, inputs.shape[0], batch_size)]
-    return torch.cat(outputs)
-
-
-def encode_all(model: Autoencoder, images: torch.Tensor, batch_size: int = 500,
-               device: torch.device | str | None = None) -> torch.Tensor:
+def encode_all(model: Autoencoder, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Lecture 2. Codes ``[N, latent_dim]`` (on the CPU) of all ``images``, in eval mode, no gradients."""
     _check_images(images)
-    model.eval()
-    device = torch.device(device) if device is not None else module_device(model)
-    return _in_batches(model.encode, images, batch_size, device)
+    return in_batches(model, images, fn=model.encode, batch_size=batch_size)
 
 
-def decode_all(model: Autoencoder, codes: torch.Tensor, batch_size: int = 500,
-               device: torch.device | str | None = None) -> torch.Tensor:
-    """Lecture 2. Images ``[N, 1, 28, 28]`` (on the CPU) decoded from ``codes``, in eval mode."""
-    _check_codes(codes, "codes")
-    model.eval()
-    device = torch.device(device) if device is not None else module_device(model)
-    return _in_batches(model.decode, codes, batch_size, device)
+def decode_all(model: Autoencoder, codes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Lecture 2. Images ``[N, 1, 28, 28]`` (on the CPU) decoded from ``codes [N, latent_dim]``, in eval mode."""
+    check_vectors(codes, "codes", model.latent_dim)
+    return in_batches(model, codes, fn=model.decode, batch_size=batch_size)
 
 
-def reconstruct_all(model: nn.Module, images: torch.Tensor, batch_size: int = 500,
-                    device: torch.device | str | None = None) -> torch.Tensor:
+def reconstruct_all(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Lecture 2. ``model(images)`` (on the CPU) in eval mode, batch by batch."""
     _check_images(images)
-    model.eval()
-    device = torch.device(device) if device is not None else module_device(model)
-    return _in_batches(model, images, batch_size, device)
+    return in_batches(model, images, batch_size=batch_size)
 
 
 def reconstruction_mse(model: nn.Module, images: torch.Tensor, batch_size: int = 500,
-                       device: torch.device | str | None = None, inputs: torch.Tensor | None = None) -> float:
+                       inputs: torch.Tensor | None = None) -> float:
     """Lecture 2. Mean squared error per pixel between ``images`` and the model's reconstructions.
 
     ``inputs`` (same shape; e.g. noisy images for a denoising AE) is what the model sees; the
@@ -549,45 +492,8 @@ def reconstruction_mse(model: nn.Module, images: torch.Tensor, batch_size: int =
     _check_images(images, "images", unit_range=True)
     if inputs is not None and _check_images(inputs, "inputs").shape != images.shape:
         raise ValueError(f"inputs {tuple(inputs.shape)} and images {tuple(images.shape)} must have the same shape")
-    x_hat = reconstruct_all(model, images if inputs is None else inputs, batch_size, device)
+    x_hat = reconstruct_all(model, images if inputs is None else inputs, batch_size)
     return float(F.mse_loss(x_hat, images.cpu()))
-
-
-def pairwise_sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Lecture 2. Squared Euclidean distances ``[len(a), len(b)]`` between the rows of two [N, D] tensors."""
-    a, b = _check_codes(a, "a"), _check_codes(b, "b", a.shape[1])
-    a, b = a.double(), b.double()
-    d = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)[None]
-    return d.clamp_min_(0).float()
-
-
-def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor, test_codes: torch.Tensor,
-                 test_labels: torch.Tensor, k: int = 5, batch_size: int = 1000) -> float:
-    """Lecture 2. Accuracy of a k-nearest-neighbour vote (Euclidean) in code space.
-
-    Each test code takes the most common label among its ``k`` nearest training codes. Codes
-    that carry class structure score far above chance (10% on ten balanced classes).
-    """
-    train_codes = _check_codes(train_codes, "train_codes").cpu()
-    test_codes = _check_codes(test_codes, "test_codes", train_codes.shape[1]).cpu()
-    train_labels = _check_tensor(train_labels, "train_labels").cpu().long()
-    test_labels = _check_tensor(test_labels, "test_labels").cpu().long()
-    if train_labels.shape != (len(train_codes),) or test_labels.shape != (len(test_codes),):
-        raise ValueError("labels must be 1-D with one entry per code: got "
-                         f"{tuple(train_labels.shape)} for {len(train_codes)} train codes and "
-                         f"{tuple(test_labels.shape)} for {len(test_codes)} test codes")
-    _check_int(k, "k", 1)
-    if k > len(train_codes):
-        raise ValueError(f"k = {k} is more than the {len(train_codes)} training codes")
-    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    correct = 0
-    for i in range(0, len(test_codes), batch_size):
-        distances = pairwise_sq_distances(test_codes[i:i + batch_size], train_codes)
-        neighbours = distances.topk(k, dim=1, largest=False).indices
-        votes = F.one_hot(train_labels[neighbours], num_classes).sum(1).float()
-        votes += 1e-3 * F.one_hot(train_labels[neighbours[:, 0]], num_classes)  # ties: the nearest wins
-        correct += int((votes.argmax(1) == test_labels[i:i + batch_size]).sum())
-    return correct / len(test_codes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,7 +507,7 @@ def sample_gaussian_like(codes: torch.Tensor, n: int, generator: torch.Generator
     The most an autoencoder offers for sampling: it has no prior of its own, so we fit one after
     training. Any region the Gaussian covers but the codes leave empty decodes to a non-digit.
     """
-    codes = _check_codes(codes).double().cpu()
+    codes = check_vectors(codes).double().cpu()
     _check_int(n, "n", 1)
     if len(codes) <= codes.shape[1]:
         raise ValueError(f"need more codes ({len(codes)}) than dimensions ({codes.shape[1]}) to fit a covariance")
@@ -614,30 +520,10 @@ def sample_gaussian_like(codes: torch.Tensor, n: int, generator: torch.Generator
 
 def sample_uniform_box(codes: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Lecture 2. ``n`` points uniform in the axis-aligned box the ``codes`` span (float32 [n, D])."""
-    codes = _check_codes(codes).float().cpu()
+    codes = check_vectors(codes).float().cpu()
     _check_int(n, "n", 1)
     low, high = codes.min(0).values, codes.max(0).values
     return low + (high - low) * torch.rand(n, codes.shape[1], generator=generator)
-
-
-def nearest_distances(queries: torch.Tensor, references: torch.Tensor, batch_size: int = 1000,
-                      exclude_self: bool = False) -> torch.Tensor:
-    """Lecture 2. For each query row, the Euclidean distance to the nearest reference row ([N]).
-
-    Works on codes ``[N, D]`` and on images ``[N, 1, 28, 28]`` (flattened). ``exclude_self``
-    skips exact matches (distance 0), for a set measured against itself.
-    """
-    _check_tensor(queries, "queries")
-    _check_tensor(references, "references")
-    q = queries.detach().reshape(len(queries), -1).float().cpu()
-    r = references.detach().reshape(len(references), -1).float().cpu()
-    out = []
-    for i in range(0, len(q), batch_size):
-        d = pairwise_sq_distances(q[i:i + batch_size], r)
-        if exclude_self:
-            d = torch.where(d <= 1e-10, torch.full_like(d, float("inf")), d)
-        out.append(d.min(1).values.sqrt())
-    return torch.cat(out)
 
 
 def hole_fraction(points: torch.Tensor, train_codes: torch.Tensor, test_codes: torch.Tensor,
@@ -662,34 +548,25 @@ def hole_fraction(points: torch.Tensor, train_codes: torch.Tensor, test_codes: t
 
 def show_distributions(distributions: Mapping[str, torch.Tensor], title: str | None = None,
                        ax: plt.Axes | None = None) -> plt.Figure:
-    """Lecture 2. Side-by-side bars of several distributions over the same K categories."""
+    """Lecture 2. Side-by-side bars of several distributions ``[K]`` over the same K categories."""
     if not distributions:
         raise ValueError("show_distributions needs at least one named distribution")
     checked = {name: _check_distribution(p, name).detach().double().cpu() for name, p in distributions.items()}
     sizes = {p.shape for p in checked.values()}
     if len(sizes) != 1 or len(next(iter(sizes))) != 1:
         raise ValueError(f"all distributions must be 1-D over the same categories, got shapes {sorted(sizes)}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3))
-    k = torch.arange(next(iter(sizes))[0]).numpy()
-    width = 0.8 / len(checked)
-    for i, (name, p) in enumerate(checked.items()):
-        ax.bar(k + (i - (len(checked) - 1) / 2) * width, p.numpy(), width=width, label=name)
-    ax.set_xlabel("category $k$")
-    ax.set_ylabel("probability")
-    ax.set_xticks(k)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    ax.figure.tight_layout()
-    return ax.figure
+    k = next(iter(sizes))[0]
+    fig = viz.grouped_bars({name: p.tolist() for name, p in checked.items()}, [str(i) for i in range(k)],
+                           title=title, ylabel="probability", xlabel="category $k$", value_labels=False, ax=ax)
+    fig.tight_layout()
+    return fig
 
 
 def show_latent_holes(train_codes: torch.Tensor, points: torch.Tensor, radius: float,
                       title: str | None = None, ax: plt.Axes | None = None) -> plt.Figure:
     """Lecture 2. 2-D codes in grey and sampled points: red where no code lies within ``radius``."""
-    train_codes = _check_codes(train_codes, "train_codes", 2).detach().cpu()
-    points = _check_codes(points, "points", 2).detach().cpu()
+    train_codes = check_vectors(train_codes, "train_codes", 2).detach().cpu()
+    points = check_vectors(points, "points", 2).detach().cpu()
     _check_float(radius, "radius", 0.0)
     in_hole = nearest_distances(points, train_codes) > radius
     if ax is None:

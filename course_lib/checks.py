@@ -1,7 +1,7 @@
 """Exercise checks with specific feedback, and the switch from reference code to the student's.
 
-Introduced in lecture 1; every lecture's check cells use it. A check never ends in a bare
-traceback: it prints one verdict line per exercise,
+Every lecture's check cells use this module. A check never ends in a bare traceback: it prints
+one verdict line per exercise,
 
 * ``✅ passed``: later cells use the student's code;
 * ``⏳ not done yet``: the stub still raises ``NotImplementedError``; the lecture goes on with the
@@ -10,6 +10,12 @@ traceback: it prints one verdict line per exercise,
 
 With ``COURSE_STRICT_CHECKS=1`` (the test command sets it for ``solutions/``) a check that does
 not pass raises, so a broken solution can never hide behind the reference implementation.
+
+:func:`use_if_passes` remembers whether it returned the student's code or the reference, and
+:func:`run_name` puts that into checkpoint names: a model trained with a student's function is
+never reused for the reference, or the other way round.
+
+The second half holds the small helpers the tests in ``course_lib/exercises/`` share.
 """
 from __future__ import annotations
 
@@ -18,28 +24,23 @@ import traceback
 from typing import Any, Callable, TypeVar
 
 import torch
+from torch import nn
 
-from .config import _env_flag
+from .config import flag
 
 F = TypeVar("F", bound=Callable[..., Any])
-STRICT_ENV = "COURSE_STRICT_CHECKS"
+
+STUDENT, REFERENCE = "student", "reference"
+# id(object) -> (object, "student" | "reference"); the object is kept so that its id stays unique.
+_ORIGINS: dict[int, tuple[object, str]] = {}
 
 
 class CheckFailed(AssertionError):
-    """Raised inside a check with a message meant for the student."""
-
-
-def _tensor(value: Any, what: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    try:
-        return torch.as_tensor(value)
-    except Exception:
-        raise CheckFailed(f"{what} should be a tensor (or a number), but it is a {type(value).__name__}.") from None
+    """Lecture 1. Raised inside a check with a message meant for the student."""
 
 
 def expect_shape(actual: Any, expected_shape: tuple[int, ...], what: str) -> None:
-    """Fail with the two shapes (and a hint when they are the same numbers reordered)."""
+    """Lecture 1. Fail with the two shapes (and a hint when they are the same numbers reordered)."""
     actual_t = _tensor(actual, what)
     if tuple(actual_t.shape) != tuple(expected_shape):
         hint = ""
@@ -51,7 +52,7 @@ def expect_shape(actual: Any, expected_shape: tuple[int, ...], what: str) -> Non
 
 
 def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
-    """Compare numbers or tensors; on a mismatch, say *how* they differ (sign, offset, factor)."""
+    """Lecture 1. Compare numbers or tensors; on a mismatch, say *how* they differ (sign, offset, factor)."""
     a = _tensor(actual, what).double()
     e = _tensor(expected, "the expected value").double()
     expect_shape(a, tuple(e.shape), what)
@@ -77,9 +78,18 @@ def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-5, rtol
 
 
 def expect_equal(actual: Any, expected: Any, what: str) -> None:
-    """Exact comparison for ints, tuples, shapes and other plain values."""
+    """Lecture 1. Exact comparison for ints, tuples, shapes and other plain values."""
     if actual != expected:
         raise CheckFailed(f"{what} is {actual!r}, expected {expected!r}.")
+
+
+def _tensor(value: Any, what: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    try:
+        return torch.as_tensor(value)
+    except Exception:
+        raise CheckFailed(f"{what} should be a tensor (or a number), but it is a {type(value).__name__}.") from None
 
 
 def _where_it_raised(error: BaseException) -> str:
@@ -93,7 +103,7 @@ def _where_it_raised(error: BaseException) -> str:
 
 
 def check(exercise: str, test: Callable[[], None]) -> bool:
-    """Run one exercise's test and print a one-line verdict; return whether it passed."""
+    """Lecture 1. Run one exercise's test and print a one-line verdict; return whether it passed."""
     try:
         test()
     except NotImplementedError:
@@ -107,19 +117,116 @@ def check(exercise: str, test: Callable[[], None]) -> bool:
         verdict, passed = f"✅ {exercise}: passed.", True
     print(verdict)
     sys.stdout.flush()
-    if not passed and _env_flag(STRICT_ENV):
-        raise AssertionError(f"{STRICT_ENV}=1 and the check did not pass: {verdict}")
+    if not passed and flag("COURSE_STRICT_CHECKS"):
+        raise AssertionError(f"COURSE_STRICT_CHECKS=1 and the check did not pass: {verdict}")
     return passed
 
 
 def use_if_passes(exercise: str, student: F, reference: F, test: Callable[[F], None]) -> F:
-    """Check ``student`` with ``test(student)``; return it if it passes, else ``reference``.
+    """Lecture 1. Check ``student`` with ``test(student)``; return it if it passes, else ``reference``.
 
     Later cells call whatever this returns, so a finished exercise is used from then on and an
-    unfinished one never blocks the lecture.
+    unfinished one never blocks the lecture. Which of the two was returned is recorded
+    (:func:`origin`, :func:`run_name`).
     """
     if check(exercise, lambda: test(student)):
+        _ORIGINS[id(student)] = (student, STUDENT)
         return student
+    _ORIGINS[id(reference)] = (reference, REFERENCE)
     name = f"{reference.__module__}.{getattr(reference, '__qualname__', reference)}"
     print(f"   The cells below use the reference implementation {name} until this check passes.")
     return reference
+
+
+def origin(code: object) -> str:
+    """Lecture 1. ``"student"`` or ``"reference"``: what :func:`use_if_passes` returned ``code`` as.
+
+    Raises ``ValueError`` for an object that no :func:`use_if_passes` call returned.
+    """
+    entry = _ORIGINS.get(id(code))
+    if entry is None or entry[0] is not code:
+        raise ValueError(f"{getattr(code, '__qualname__', code)!r} was not returned by checks.use_if_passes, "
+                         f"so whose code it is is unknown")
+    return entry[1]
+
+
+def run_name(base: str, *code: object) -> str:
+    """Lecture 1. A checkpoint name that says whose code trained the run: ``base`` + one letter per piece.
+
+    Each of ``code`` (functions or classes returned by :func:`use_if_passes`) adds ``s`` (the
+    student's) or ``r`` (the reference): ``run_name("l5_dcgan", block, init)`` is
+    ``"l5_dcgan-sr"`` when the block is the student's and the initialization the reference.
+    Without ``code`` it is ``base``.
+    """
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"base must be a non-empty string, got {base!r}")
+    if not code:
+        return base
+    return base + "-" + "".join("s" if origin(c) == STUDENT else "r" for c in code)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by the tests in course_lib/exercises/
+# --------------------------------------------------------------------------------------------
+
+
+def seeded(seed: int) -> torch.Generator:
+    """Lecture 1. A CPU generator seeded with ``seed`` (fixed test inputs)."""
+    return torch.Generator().manual_seed(seed)
+
+
+def as_tensor(value: object, what: str) -> torch.Tensor:
+    """Lecture 2. ``value`` itself if it is a tensor, a float tensor for a plain number, else a ``CheckFailed``."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return torch.tensor(float(value))
+    raise CheckFailed(f"{what} should be a tensor, but it is a {type(value).__name__}.")
+
+
+def expect_scalar_tensor(value: object, what: str) -> torch.Tensor:
+    """Lecture 4. ``value`` must be a 0-d tensor (a loss that ``.backward()`` works on)."""
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what} should be a scalar tensor (so that .backward() works), got {type(value).__name__}.")
+    expect_shape(value, (), f"{what} (one number for the whole batch: average over it)")
+    return value
+
+
+def matches(actual: object, expected: torch.Tensor, atol: float = 1e-6) -> bool:
+    """Lecture 4. Quietly: is ``actual`` a tensor (or number) of ``expected``'s shape and value?"""
+    try:
+        a = torch.as_tensor(actual.detach() if isinstance(actual, torch.Tensor) else actual, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    e = expected.detach().double()
+    return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol, rtol=1e-5))
+
+
+def built_module(make: Callable[..., object], *args: object, name: str = "your function",
+                 **kwargs: object) -> nn.Module:
+    """Lecture 2. ``make(*args, **kwargs)``, which must return an ``nn.Module``; else a ``CheckFailed``."""
+    module = make(*args, **kwargs)
+    call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    if not isinstance(module, nn.Module):
+        got = "None (did you forget the return?)" if module is None else f"a {type(module).__name__}"
+        raise CheckFailed(f"{name}({call}) returned {got}; return an nn.Module such as nn.Sequential(layer, ...).")
+    return module
+
+
+def call_module(module: nn.Module, x: torch.Tensor, what: str, hint: str) -> torch.Tensor:
+    """Lecture 2. ``module(x)``; a shape error inside becomes a ``CheckFailed`` with ``hint``."""
+    try:
+        return module(x)
+    except (RuntimeError, ValueError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckFailed(f"calling {what} on an input of shape {tuple(x.shape)} failed ({first_line}). {hint}") from None
+
+
+def leaf_modules(module: nn.Module) -> list[nn.Module]:
+    """Lecture 5. The layers of ``module`` that have no children, in order."""
+    return [m for m in module.modules() if not list(m.children())]
+
+
+def first_index(layers: list[nn.Module], kind: type | tuple[type, ...]) -> int:
+    """Lecture 5. Index of the first layer of type ``kind`` in ``layers``, or -1."""
+    return next((i for i, m in enumerate(layers) if isinstance(m, kind)), -1)

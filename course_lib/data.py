@@ -1,6 +1,4 @@
-"""Datasets as tensors: MNIST, Fashion-MNIST, CIFAR-10, plus a fast batch iterator.
-
-Introduced in lecture 2 (autoencoders on MNIST) and used by every later lecture.
+"""Datasets as tensors: MNIST, Fashion-MNIST, CIFAR-10, a fast batch iterator, and the two pixel ranges.
 
 Files live in a checksum-verified cache: ``$COURSE_DATA_DIR`` if set, else ``datasets/`` in the
 repository. The layout is torchvision's (``MNIST/raw/*.gz``, ``FashionMNIST/raw/*.gz``,
@@ -19,7 +17,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +25,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .config import REPO_ROOT, _env_flag
+from .config import REPO_ROOT, flag, setting
+from .validate import check_tensor
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 OFFLINE_ENV = "COURSE_OFFLINE"
@@ -40,16 +38,16 @@ _STANDIN_SEED = 2024
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset file is missing. The message says what, where we looked, and how to get it."""
+    """Lecture 2. A dataset file is missing. The message says what, where we looked, and how to get it."""
 
 
 class DatasetCorruptError(RuntimeError):
-    """A dataset file exists but its checksum is wrong (truncated download, wrong file)."""
+    """Lecture 2. A dataset file exists but its checksum is wrong (truncated download, wrong file)."""
 
 
 @dataclass(frozen=True)
 class DatasetFiles:
-    """Where a dataset's files live under the data root and what their md5 sums must be."""
+    """Lecture 2. Where a dataset's files live under the data root and what their md5 sums must be."""
 
     name: str
     folder: str                 # relative to the data root
@@ -91,7 +89,7 @@ _TORCHVISION_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar1
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images and labels held as tensors.
+    """Lecture 2. Images and labels held as tensors.
 
     ``images``: float32 ``[N, C, H, W]`` in [0, 1]. ``labels``: int64 ``[N]``.
     """
@@ -116,13 +114,13 @@ class ImageSet:
 
 
 def data_root() -> Path:
-    """The dataset cache: ``$COURSE_DATA_DIR`` if set, else ``<repo>/datasets``."""
-    env = os.environ.get(DATA_DIR_ENV)
+    """Lecture 2. The dataset cache: ``$COURSE_DATA_DIR`` if set, else ``<repo>/datasets``."""
+    env = setting(DATA_DIR_ENV)
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "datasets"
 
 
 def md5sum(path: Path) -> str:
-    """The md5 hex digest of a file, read in chunks."""
+    """Lecture 2. The md5 hex digest of a file, read in chunks."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -131,7 +129,7 @@ def md5sum(path: Path) -> str:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (the MNIST format), gzipped or not, into a uint8 array."""
+    """Lecture 2. Parse an IDX file (the MNIST format), gzipped or not, into a uint8 array."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as handle:
         raw = handle.read()
@@ -226,7 +224,7 @@ def _standin(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 def _load_uint8(key: str, split: str, root_str: str) -> tuple[torch.Tensor, torch.Tensor]:
     root = Path(root_str)
     if _missing(key, split, root):
-        if not _env_flag(OFFLINE_ENV):
+        if not flag(OFFLINE_ENV):
             try:
                 _download(key, root)
             except Exception as error:  # network down, read-only folder, ...
@@ -245,11 +243,11 @@ def _load_uint8(key: str, split: str, root_str: str) -> tuple[torch.Tensor, torc
 
 
 def _uses_standin(key: str, root: Path) -> bool:
-    return key == "mnist" and bool(_missing("mnist", "train", root)) and _env_flag(STANDIN_ENV)
+    return key == "mnist" and bool(_missing("mnist", "train", root)) and flag(STANDIN_ENV)
 
 
 def load_dataset(name: str, split: str = "train", root: str | Path | None = None) -> ImageSet:
-    """Load a whole split as float images in [0, 1] and int64 labels (CPU tensors).
+    """Lecture 2. Load a whole split as float images in [0, 1] and int64 labels (CPU tensors).
 
     ``name``: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``; ``split``: ``"train"`` or ``"test"``.
     With the MNIST stand-in on (see module doc), both splits come from the official test file.
@@ -267,32 +265,29 @@ def load_dataset(name: str, split: str = "train", root: str | Path | None = None
 
 
 def load_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
-    """MNIST digits ``[N, 1, 28, 28]`` (lecture 2 on)."""
+    """Lecture 2. MNIST digits ``[N, 1, 28, 28]``."""
     return load_dataset("mnist", split, root)
 
 
 def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
-    """Fashion-MNIST clothes ``[N, 1, 28, 28]`` (the exercise dataset of lecture 4)."""
+    """Lecture 4. Fashion-MNIST clothes ``[N, 1, 28, 28]`` (the exercise dataset of lecture 4)."""
     return load_dataset("fashion_mnist", split, root)
 
 
-def load_cifar10(split: str = "train", root: str | Path | None = None) -> ImageSet:
-    """CIFAR-10 ``[N, 3, 32, 32]``."""
-    return load_dataset("cifar10", split, root)
-
-
 class Batches:
-    """Minibatches sliced from tensors that already sit on the device.
+    """Lecture 1. Minibatches sliced from tensors that already sit on the device.
 
     One ``randperm`` an epoch and one indexing op a batch: no per-sample Python work, no
     worker processes, no PIL. Yields a tensor when built from one tensor, else a tuple.
+    ``len()`` is the number of batches in one pass. ``endless=True`` makes the iterator go on
+    forever, reshuffling after every pass (for loops that count steps, not epochs).
 
     >>> for images, labels in Batches(train.images, train.labels, batch_size=128, device=device): ...
     """
 
     def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
                  drop_last: bool = False, device: torch.device | str | None = None,
-                 seed: int | None = 0) -> None:
+                 seed: int | None = 0, endless: bool = False) -> None:
         if not tensors:
             raise ValueError("Batches needs at least one tensor.")
         if not all(isinstance(t, torch.Tensor) for t in tensors):
@@ -300,14 +295,16 @@ class Batches:
         sizes = {t.shape[0] if t.dim() else -1 for t in tensors}
         if len(sizes) != 1 or -1 in sizes:
             raise ValueError(f"All tensors need the same first dimension; got {[tuple(t.shape) for t in tensors]}.")
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
         self.n = sizes.pop()
         if self.n == 0:
             raise ValueError("Batches got empty tensors (0 examples).")
+        if drop_last and self.n < batch_size:
+            raise ValueError(f"drop_last=True with {self.n} examples and batch_size={batch_size} gives no batch at all.")
         self._flat = tuple(t.reshape(self.n, -1) for t in self.tensors)
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.batch_size, self.shuffle, self.drop_last, self.endless = batch_size, shuffle, drop_last, endless
         self._generator = torch.Generator()
         if seed is not None:
             self._generator.manual_seed(seed)
@@ -319,6 +316,11 @@ class Batches:
         return full if (self.drop_last or rest == 0) else full + 1
 
     def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, ...]]:
+        yield from self._one_pass()
+        while self.endless:
+            yield from self._one_pass()
+
+    def _one_pass(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, ...]]:
         device = self.tensors[0].device
         order = (torch.randperm(self.n, generator=self._generator).to(device)
                  if self.shuffle else None)
@@ -333,3 +335,9 @@ class Batches:
                 parts = tuple(flat[index].view(-1, *t.shape[1:])
                               for flat, t in zip(self._flat, self.tensors))
             yield parts[0] if len(parts) == 1 else parts
+
+
+def to_gan_range(images: torch.Tensor) -> torch.Tensor:
+    """Lecture 4. Pixels in [0, 1] (as the datasets load) to [-1, 1] (the range of a tanh generator): ``2x - 1``."""
+    check_tensor(images, "images", floating=True)
+    return images * 2.0 - 1.0

@@ -1,6 +1,6 @@
 """Visible result checks for notebooks, recorded for the benchmark.
 
-Introduced in lecture 1. A notebook states what it expects ("U-Net mean IoU >= 0.90") and proves
+A notebook states what it expects ("U-Net mean IoU >= 0.90") and proves
 it in a visible cell with :func:`expect_at_least` / :func:`expect_at_most`: they print the measured
 value against its bar and raise when it misses, so nbval fails on a model that did not learn.
 With ``$COURSE_RESULTS_DIR`` set (the benchmark sets it), every value is also written to
@@ -9,22 +9,20 @@ With ``$COURSE_RESULTS_DIR`` set (the benchmark sets it), every value is also wr
 from __future__ import annotations
 
 import json
-import math
 import os
+import math
 from pathlib import Path
 
-from .config import mode_name
-
-RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"
+from .config import mode_name, setting
 
 
 class ResultBelowBar(AssertionError):
-    """A notebook's stated result was not reached."""
+    """Lecture 1. A notebook's stated result was not reached."""
 
 
 def record(notebook: str, name: str, value: float) -> None:
-    """Store ``value`` under ``name`` for ``notebook`` in ``$COURSE_RESULTS_DIR`` (if set)."""
-    folder = os.environ.get(RESULTS_DIR_ENV)
+    """Lecture 1. Store ``value`` under ``name`` for ``notebook`` in ``$COURSE_RESULTS_DIR`` (if set)."""
+    folder = setting("COURSE_RESULTS_DIR")
     if not folder:
         return
     path = Path(folder) / f"{notebook}-{mode_name()}.json"
@@ -48,10 +46,10 @@ def _expect(notebook: str, name: str, value: float, bar: float, at_least: bool, 
 
 
 def expect_at_least(notebook: str, name: str, value: float, bar: float, hint: str = "") -> float:
-    """Print ``name = value (expected >= bar)``, record it, and raise if it is lower (or NaN)."""
+    """Lecture 1. Print ``name = value (expected >= bar)``, record it, and raise if it is lower (or NaN)."""
     return _expect(notebook, name, value, bar, True, hint)
 
 
 def expect_at_most(notebook: str, name: str, value: float, bar: float, hint: str = "") -> float:
-    """Print ``name = value (expected <= bar)``, record it, and raise if it is higher (or NaN)."""
+    """Lecture 1. Print ``name = value (expected <= bar)``, record it, and raise if it is higher (or NaN)."""
     return _expect(notebook, name, value, bar, False, hint)

@@ -2,16 +2,15 @@
 
 Read top to bottom, the module follows the lecture:
 
-1. conv arithmetic: :func:`conv_output_size`, :func:`transposed_conv_output_size`,
+1. conv arithmetic: :func:`transposed_conv_output_size`,
    :func:`receptive_field`, plus :func:`conv_stack` / :func:`gradient_footprint` to measure a
    receptive field with autograd;
 2. convolutionalization: :func:`convolutionalize` turns a ``Linear`` head into a ``Conv2d``;
-3. models: :class:`FCN` (coarse, stride-8 prediction upsampled in one go) and the :class:`UNet`
-   built from :class:`DoubleConv`, :class:`Down` and :class:`Up` (with :func:`pad_and_concat`,
-   the fix for the skip-connection size mismatch at odd input sizes);
+3. the :class:`FCN`: a coarse, stride-8 prediction upsampled in one go (the U-Net it is compared
+   with is lecture 1's contribution to the toolkit, :mod:`course_lib.nn.unet`);
 4. training and evaluation: :func:`segmentation_loss`, :func:`predict_masks`, the metrics
    (:func:`pixel_accuracy`, :func:`confusion_matrix`, :func:`iou_from_confusion`,
-   :func:`dice_from_confusion`, :func:`iou_per_class`, :func:`dice_per_class`) and
+   :func:`dice_from_confusion`) and
    :func:`evaluate_segmentation`.
 
 Masks are int64 tensors ``[N, H, W]`` of class indices; models return logits ``[N, C, H, W]``.
@@ -21,38 +20,19 @@ IoU and Dice of a class that appears neither in the prediction nor in the target
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Sequence
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .inference import in_batches
+from .nn.unet import DoubleConv
 from .validate import check_int as _check_int
 
 # --------------------------------------------------------------------------------------------
 # 1. Convolution arithmetic
 # --------------------------------------------------------------------------------------------
-
-
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Lecture 1. Output length of ``Conv2d`` along one axis.
-
-    ``floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``: the number of places
-    a dilated kernel (spanning ``dilation*(kernel-1) + 1`` pixels) fits in the padded input,
-    stepping by ``stride``.
-    """
-    _check_int(size, "size", 1)
-    _check_int(kernel, "kernel", 1)
-    _check_int(stride, "stride", 1)
-    _check_int(padding, "padding", 0)
-    _check_int(dilation, "dilation", 1)
-    span = dilation * (kernel - 1) + 1
-    if size + 2 * padding < span:
-        raise ValueError(f"the kernel spans {span} pixels but the padded input has only "
-                         f"{size + 2 * padding}: no output position fits")
-    return (size + 2 * padding - span) // stride + 1
 
 
 def transposed_conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -179,128 +159,18 @@ def convolutionalize(linear: nn.Linear, in_channels: int, height: int, width: in
 
 
 # --------------------------------------------------------------------------------------------
-# 3. Models: FCN and U-Net
+# 3. The FCN
 # --------------------------------------------------------------------------------------------
 
 
-def _check_images(x: torch.Tensor, in_channels: int, who: str) -> None:
+def _check_input(x: torch.Tensor, in_channels: int, who: str) -> None:
+    """Shape and dtype only (no values: this runs on every forward pass)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{who} takes a tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != in_channels:
         raise ValueError(f"{who} expects images [N, {in_channels}, H, W], got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{who} expects float images, got {x.dtype} (convert with .float() and scale to [0, 1])")
-
-
-class DoubleConv(nn.Module):
-    """Lecture 1. (3x3 conv, batch norm, ReLU) twice; ``padding=1`` keeps H and W."""
-
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None) -> None:
-        super().__init__()
-        mid = mid_channels or out_channels
-        self.block = nn.Sequential(
-            nn.Conv2d(in_channels, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(x)
-
-
-class Down(nn.Module):
-    """Lecture 1. 2x2 max pooling (halves H and W, rounding down) then :class:`DoubleConv`."""
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.block = nn.Sequential(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(x)
-
-
-def pad_and_concat(upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-    """Lecture 1. Zero-pad ``upsampled`` to the height and width of ``skip``, then concatenate.
-
-    After a pooling that rounded an odd size down (37 -> 18), doubling gives 36, one short of the
-    skip map's 37. The missing rows and columns are split between both sides (the extra one on the
-    bottom/right). Returns ``torch.cat([skip, padded], dim=1)``: ``[N, C_skip + C_up, H, W]``.
-    """
-    if upsampled.dim() != 4 or skip.dim() != 4:
-        raise ValueError(f"pad_and_concat takes two [N, C, H, W] maps, got {tuple(upsampled.shape)} "
-                         f"and {tuple(skip.shape)}")
-    if upsampled.shape[0] != skip.shape[0]:
-        raise ValueError(f"batch sizes differ: {upsampled.shape[0]} vs {skip.shape[0]}")
-    diff_y = skip.shape[2] - upsampled.shape[2]
-    diff_x = skip.shape[3] - upsampled.shape[3]
-    if diff_y < 0 or diff_x < 0:
-        raise ValueError(f"the upsampled map {tuple(upsampled.shape[2:])} is larger than the skip map "
-                         f"{tuple(skip.shape[2:])}: pad only ever grows it")
-    padded = F.pad(upsampled, [diff_x // 2, diff_x - diff_x // 2, diff_y // 2, diff_y - diff_y // 2])
-    return torch.cat([skip, padded], dim=1)
-
-
-class Up(nn.Module):
-    """Lecture 1. Upsample by 2, pad to the skip map, concatenate, :class:`DoubleConv`.
-
-    ``bilinear=True``: fixed bilinear interpolation (no weights) keeps all ``in_channels``; the
-    double conv then reduces them. ``bilinear=False``: a learned ``ConvTranspose2d`` (kernel 2,
-    stride 2) that also halves the channels. ``in_channels`` counts the channels after
-    concatenation. ``merge`` is the pad-and-concatenate step (swap in your own).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, bilinear: bool = True,
-                 merge: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pad_and_concat) -> None:
-        super().__init__()
-        if bilinear:
-            self.up: nn.Module = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-            self.conv = DoubleConv(in_channels, out_channels, in_channels // 2)
-        else:
-            self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
-            self.conv = DoubleConv(in_channels, out_channels)
-        self.merge = merge
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.conv(self.merge(self.up(x), skip))
-
-
-class UNet(nn.Module):
-    """Lecture 1. A U-Net: an encoder of ``depth`` :class:`Down` blocks and a mirrored decoder.
-
-    Widths are ``base, 2*base, ..., 2**depth * base`` (the bottom one halved with bilinear
-    upsampling, whose ``Up`` blocks keep channels). Any input size >= ``2**depth`` works: the
-    ``Up`` blocks pad odd sizes back. Returns logits ``[N, num_classes, H, W]``.
-    """
-
-    def __init__(self, in_channels: int, num_classes: int, base: int = 16, depth: int = 3,
-                 bilinear: bool = True,
-                 merge: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pad_and_concat) -> None:
-        super().__init__()
-        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("base", base),
-                            ("depth", depth)):
-            _check_int(value, name, 1)
-        self.in_channels, self.num_classes, self.depth, self.bilinear = in_channels, num_classes, depth, bilinear
-        factor = 2 if bilinear else 1
-        widths = [base * 2**level for level in range(depth + 1)]
-        self.inc = DoubleConv(in_channels, widths[0])
-        self.downs = nn.ModuleList(
-            Down(widths[level], widths[level + 1] // (factor if level == depth - 1 else 1))
-            for level in range(depth))
-        self.ups = nn.ModuleList(
-            Up(widths[level + 1], widths[level] // (factor if level > 0 else 1), bilinear, merge)
-            for level in reversed(range(depth)))
-        self.outc = nn.Conv2d(widths[0], num_classes, kernel_size=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x, self.in_channels, "UNet")
-        if min(x.shape[2:]) < 2**self.depth:
-            raise ValueError(f"a UNet of depth {self.depth} needs H, W >= {2**self.depth}, got {tuple(x.shape[2:])}")
-        skips = [self.inc(x)]
-        for down in self.downs:
-            skips.append(down(skips[-1]))
-        h = skips.pop()
-        for up in self.ups:
-            h = up(h, skips.pop())
-        return self.outc(h)
 
 
 class FCN(nn.Module):
@@ -311,7 +181,7 @@ class FCN(nn.Module):
     those coarse scores are brought back to the input size in one step: ``"bilinear"``
     interpolation, or ``"transposed"``, a learned ``ConvTranspose2d`` (kernel 16, stride 8)
     initialised to bilinear interpolation as in the FCN paper. No skip connections: fine detail
-    lost in the encoder cannot come back (the classic FCN-32s-style coarse prediction).
+    lost in the encoder cannot come back (a single-stride prediction like FCN-32s, at stride 8 here).
     """
 
     def __init__(self, in_channels: int, num_classes: int, width: int = 32, upsample: str = "bilinear") -> None:
@@ -332,7 +202,7 @@ class FCN(nn.Module):
                 self.up.weight.copy_(bilinear_kernel(num_classes, 16))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x, self.in_channels, "FCN")
+        _check_input(x, self.in_channels, "FCN")
         if min(x.shape[2:]) < 8:
             raise ValueError(f"FCN downsamples by 8 and needs H, W >= 8, got {tuple(x.shape[2:])}")
         coarse = self.head(self.encoder(x))
@@ -358,11 +228,6 @@ def bilinear_kernel(channels: int, kernel: int) -> torch.Tensor:
     weight = torch.zeros(channels, channels, kernel, kernel)
     weight[range(channels), range(channels)] = tent
     return weight
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Lecture 1. Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +256,9 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.
     """Lecture 1. Per-pixel cross-entropy, averaged over all pixels.
 
     ``logits``: ``[N, C, H, W]`` float; ``target``: ``[N, H, W]`` int64 in ``0..C-1``;
-    ``weight`` (optional): ``[C]`` class weights, as in ``F.cross_entropy``.
+    ``weight`` (optional): ``[C]`` class weights, as in ``F.cross_entropy``. Shapes and dtypes are
+    checked here; the target's values only by ``F.cross_entropy`` (reading them back every
+    training step would stall a GPU).
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 4:
         raise ValueError(f"logits must be a float tensor [N, C, H, W], got "
@@ -403,66 +270,15 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.
     if tuple(target.shape) != expected:
         raise ValueError(f"target must be [N, H, W] = {expected} to match logits {tuple(logits.shape)}, "
                          f"got {tuple(target.shape)}")
-    if target.numel() and (target.min() < 0 or target.max() >= logits.shape[1]):
-        raise ValueError(f"target values must lie in 0..{logits.shape[1] - 1}, got "
-                         f"{int(target.min())}..{int(target.max())}")
     return F.cross_entropy(logits, target, weight=weight)
 
 
-def with_cosine_lr(loss_fn: Callable, optimizer: torch.optim.Optimizer, peak_lr: float, total_steps: int,
-                   final_fraction: float = 0.02) -> Callable:
-    """Lecture 1. Wrap a ``fit`` loss function so each step first sets a cosine-decayed learning rate.
-
-    Step ``t`` uses ``lr = peak_lr * (f + (1 - f) * (1 + cos(pi * t / total_steps)) / 2)`` with
-    ``f = final_fraction``: large steps early, small ones at the end, where the model settles.
-    The step count is read from the optimizer's own state, so a run resumed from a checkpoint
-    continues the schedule where it stopped. (``course_lib.train.fit`` takes no scheduler.)
-    """
-    if not isinstance(peak_lr, (int, float)) or isinstance(peak_lr, bool) or peak_lr <= 0:
-        raise ValueError(f"peak_lr must be a positive number, got {peak_lr!r}")
-    _check_int(total_steps, "total_steps", 1)
-    if not 0 <= final_fraction <= 1:
-        raise ValueError(f"final_fraction must lie in [0, 1], got {final_fraction}")
-
-    def steps_taken() -> int:
-        for group in optimizer.param_groups:
-            for param in group["params"]:
-                step = optimizer.state.get(param, {}).get("step")
-                if step is not None:
-                    return int(step)
-        return 0
-
-    def scheduled_loss(model: nn.Module, batch: object) -> object:
-        progress = min(steps_taken(), total_steps) / total_steps
-        lr = peak_lr * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        return loss_fn(model, batch)
-
-    return scheduled_loss
-
-
-@torch.no_grad()
 def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 64,
                   device: torch.device | str | None = None) -> torch.Tensor:
-    """Lecture 1. ``argmax`` class masks ``[N, H, W]`` (int64, on the CPU) in eval mode, in batches.
-
-    The model's train/eval mode is restored afterwards.
-    """
-    _check_int(batch_size, "batch_size", 1)
+    """Lecture 1. ``argmax`` class masks ``[N, H, W]`` (int64, on the CPU) of a model's logits, in eval mode, in batches."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
         raise ValueError(f"images must be a tensor [N, C, H, W], got {tuple(getattr(images, 'shape', ()))}")
-    if device is None:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    try:
-        parts = [model(images[i:i + batch_size].to(device)).argmax(dim=1).cpu()
-                 for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(parts)
+    return in_batches(model, images, fn=lambda x: model(x).argmax(dim=1), batch_size=batch_size, device=device)
 
 
 def pixel_accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -521,16 +337,6 @@ def dice_from_confusion(confusion: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, 2 * tp / total.clamp(min=1), torch.full_like(tp, math.nan))
 
 
-def iou_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Lecture 1. Per-class IoU ``|P ∩ T| / |P ∪ T|`` from integer masks, ``[num_classes]`` float64."""
-    return iou_from_confusion(confusion_matrix(pred, target, num_classes))
-
-
-def dice_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Lecture 1. Per-class Dice ``2|P ∩ T| / (|P| + |T|)`` from integer masks, ``[num_classes]`` float64."""
-    return dice_from_confusion(confusion_matrix(pred, target, num_classes))
-
-
 def evaluate_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, num_classes: int,
                           batch_size: int = 64, device: torch.device | str | None = None) -> dict:
     """Lecture 1. Run ``model`` on ``images`` and score it against ``masks``.
@@ -551,32 +357,3 @@ def evaluate_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.T
     return {"pixel_accuracy": pixel_accuracy(predictions, masks.cpu()), "iou": iou, "dice": dice,
             "mean_iou": float(iou.nanmean()), "mean_dice": float(dice.nanmean()),
             "confusion": confusion, "predictions": predictions}
-
-
-def plot_metric_bars(scores: dict[str, Sequence[float]], labels: Sequence[str], title: str | None = None,
-                     ylabel: str = "score", ax: plt.Axes | None = None) -> plt.Figure:
-    """Lecture 1. Grouped bars: one group per label (class or metric), one bar per model.
-
-    ``scores`` maps a model name to one value per label, e.g. ``{"U-Net": [0.98, 0.95, ...]}``.
-    """
-    if not scores:
-        raise ValueError("plot_metric_bars needs at least one model's scores")
-    for name, values in scores.items():
-        if len(values) != len(labels):
-            raise ValueError(f"{name!r} has {len(values)} values for {len(labels)} labels")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.3 * len(labels) + 2.5, 3.5))
-    positions = np.arange(len(labels))
-    width = 0.8 / len(scores)
-    for i, (name, values) in enumerate(scores.items()):
-        bars = ax.bar(positions + (i - (len(scores) - 1) / 2) * width, np.asarray(values, dtype=float),
-                      width, label=name)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
-    ax.set_xticks(positions, list(labels))
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 1.1)
-    if title:
-        ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    return ax.figure

@@ -1,6 +1,6 @@
 """A synthetic segmentation dataset: coloured circles, squares and triangles on textured ground.
 
-Introduced in lecture 1 (segmentation). Always available (no download), deterministic from a seed.
+Always available (no download), deterministic from a seed.
 Colours are drawn at random for every shape, so a model must use *shape*, not colour, to label
 pixels. Later shapes may cover earlier ones; the mask shows what is visible.
 """
@@ -48,7 +48,7 @@ def _shape_mask(kind: int, size: int, generator: torch.Generator) -> torch.Tenso
 
 def make_shapes(n: int, size: int = 64, max_shapes: int = 3, seed: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generate ``n`` images with per-pixel class masks.
+    """Lecture 1. Generate ``n`` images with per-pixel class masks.
 
     Returns ``images`` float32 ``[n, 3, size, size]`` in [0, 1] and ``masks`` int64 ``[n, size, size]``
     with values in ``range(len(SHAPE_CLASSES))`` (0 = background). Every image has 1..max_shapes shapes.

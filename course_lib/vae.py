@@ -1,17 +1,17 @@
-"""Variational autoencoders and the ELBO, measured in nats (lecture 3).
+"""Lecture 3: variational autoencoders and the ELBO, measured in nats.
 
 Read top to bottom:
 
 1. the pieces of the ELBO: :func:`reparameterize`, :func:`gaussian_kl`,
-   :func:`bernoulli_log_likelihood`, :func:`gaussian_log_likelihood`;
+   :func:`bernoulli_log_likelihood`, :func:`gaussian_log_likelihood`, :func:`log_normal_diag`;
 2. a linear-Gaussian model whose evidence and posterior are exact (:class:`LinearGaussianModel`),
    used to check ``log p(x) - ELBO = KL(q(z|x) || p(z|x))`` with numbers;
 3. gradient estimators: reparameterized vs score function (:func:`gradient_estimates`);
 4. the models: :class:`MLPVAE` (784-400-20), :class:`ConvVAE`, :class:`ConditionalVAE`;
-5. the objective and its evaluation: :func:`elbo`, :func:`negative_elbo_loss`, :func:`iwae_bound`,
-   :func:`evaluate_elbo`, :func:`evaluate_iwae`, :func:`train_vae`;
-6. helpers for the figures: :func:`encode_means`, :func:`sample_prior`, :func:`latent_explorer`,
-   and a small digit classifier to score the conditional VAE.
+5. the objective and its evaluation: :func:`elbo`, :func:`negative_elbo`, :func:`iwae_bound`,
+   :func:`evaluate_elbo`, :func:`evaluate_iwae`, and :func:`train_vae` (the course's recipe,
+   :func:`course_lib.train.train_on_tensors`, on any ELBO function, the student's included);
+6. helpers for the figures: :func:`encode_means`, :func:`sample_prior`, :func:`latent_explorer`.
 
 Pixel model: every likelihood here is the *grey-level Bernoulli* one, ``sum_i x_i log p_i +
 (1 - x_i) log(1 - p_i)`` with ``x_i`` in [0, 1] (no binarization), summed over the 784 pixels of an
@@ -20,15 +20,16 @@ image, so the numbers are nats per image.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import module_device
+from .frontend import why_no_widgets
+from .inference import in_batches
+from .train.recipes import train_on_tensors
+from .validate import check_images, check_int, check_number, check_tensor
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -39,29 +40,12 @@ LOG_2PI = math.log(2 * math.pi)
 
 
 def _tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
+    return check_tensor(x, name, floating=True)
 
 
 def _same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-
-
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _images(x: object, name: str = "x") -> torch.Tensor:
-    x = _tensor(x, name)
-    if x.dim() != 4:
-        raise ValueError(f"{name} must be a batch of images [N, C, H, W], got shape {tuple(x.shape)}")
-    return x
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,16 +87,14 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
     ``sum_i x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i))`` summed over every pixel
     (all dimensions but the first), computed stably from the logits. ``x`` in [0, 1], same shape
-    as ``logits``; returns ``[N]``.
+    as ``logits``; returns ``[N]``. (The range of ``x`` is not checked here, in the training loop's
+    hot path; :func:`train_vae` checks the images once.)
     """
     _tensor(logits, "logits")
     _tensor(x, "x")
     _same_shape(logits, x, "logits and x")
     if logits.dim() < 2:
         raise ValueError(f"expected a batch [N, ...], got shape {tuple(logits.shape)}")
-    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
-        raise ValueError(f"x must lie in [0, 1] for a Bernoulli likelihood, got values in "
-                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
     per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return per_pixel.flatten(1).sum(dim=1)
 
@@ -173,8 +155,8 @@ class LinearGaussianModel:
     """
 
     def __init__(self, latent_dim: int = 2, data_dim: int = 5, sigma: float = 0.5, seed: int = 0) -> None:
-        _positive_int(latent_dim, "latent_dim")
-        _positive_int(data_dim, "data_dim")
+        check_int(latent_dim, "latent_dim", 1)
+        check_int(data_dim, "data_dim", 1)
         if not (isinstance(sigma, (int, float)) and sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {sigma!r}")
         g = torch.Generator().manual_seed(seed)
@@ -223,7 +205,7 @@ class LinearGaussianModel:
                          samples: int = 100_000, seed: int = 0) -> torch.Tensor:
         """The same ELBO estimated as ``mean_s [log p(x, z_s) - log q(z_s)]``, ``z_s ~ q``."""
         x = self._x(x)
-        _positive_int(samples, "samples")
+        check_int(samples, "samples", 1)
         g = torch.Generator().manual_seed(seed)
         chol = torch.linalg.cholesky(q_cov.double())
         z = q_mean.double() + torch.randn(samples, self.d, generator=g, dtype=torch.float64) @ chol.T
@@ -249,7 +231,7 @@ def gradient_estimates(f: Callable[[torch.Tensor], torch.Tensor], mu: float, sig
     * ``"reparam"``: ``z = mu + sigma * eps``, then autograd gives ``f'(z)``.
     Both are unbiased; returns ``{"score": [samples], "reparam": [samples]}``.
     """
-    _positive_int(samples, "samples")
+    check_int(samples, "samples", 1)
     if sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     g = torch.Generator().manual_seed(seed)
@@ -299,8 +281,8 @@ class MLPVAE(VAE):
 
     def __init__(self, latent_dim: int = 20, hidden: int = 400) -> None:
         super().__init__()
-        self.latent_dim = _positive_int(latent_dim, "latent_dim")
-        _positive_int(hidden, "hidden")
+        self.latent_dim = check_int(latent_dim, "latent_dim", 1)
+        check_int(hidden, "hidden", 1)
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU())
         self.to_mu = nn.Linear(hidden, latent_dim)
         self.to_logvar = nn.Linear(hidden, latent_dim)
@@ -323,9 +305,9 @@ class ConvVAE(VAE):
 
     def __init__(self, latent_dim: int = 32, hidden: int = 256, channels: int = 32) -> None:
         super().__init__()
-        self.latent_dim = _positive_int(latent_dim, "latent_dim")
-        c = _positive_int(channels, "channels")
-        _positive_int(hidden, "hidden")
+        self.latent_dim = check_int(latent_dim, "latent_dim", 1)
+        c = check_int(channels, "channels", 1)
+        check_int(hidden, "hidden", 1)
         self.encoder = nn.Sequential(
             nn.Conv2d(1, c, 4, 2, 1), nn.ELU(),
             nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ELU(),
@@ -357,9 +339,9 @@ class ConditionalVAE(VAE):
 
     def __init__(self, latent_dim: int = 16, hidden: int = 400, num_classes: int = 10) -> None:
         super().__init__()
-        self.latent_dim = _positive_int(latent_dim, "latent_dim")
-        self.num_classes = _positive_int(num_classes, "num_classes", 2)
-        _positive_int(hidden, "hidden")
+        self.latent_dim = check_int(latent_dim, "latent_dim", 1)
+        self.num_classes = check_int(num_classes, "num_classes", 2)
+        check_int(hidden, "hidden", 1)
         self.encoder = nn.Sequential(nn.Linear(784 + num_classes, hidden), nn.ReLU())
         self.to_mu = nn.Linear(hidden, latent_dim)
         self.to_logvar = nn.Linear(hidden, latent_dim)
@@ -392,17 +374,18 @@ class ConditionalVAE(VAE):
 def _check_model_input(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> None:
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.vae.VAE, got {type(model).__name__}")
-    _images(x, "x")
+    check_images(x, "x")
     if model.conditional and y is None:
         raise ValueError("this model is conditional: pass the labels y")
 
 
 def elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0
          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Lecture 3. One-sample ELBO per example: ``(elbo [N], log p(x|z) [N], KL [N])``, in nats.
+    """Lecture 3. One-sample ELBO per example: ``(objective [N], log p(x|z) [N], KL [N])``, in nats.
 
-    ``elbo = log p(x | z) - beta * KL(q(z|x) || N(0, I))`` with ``z`` reparameterized; ``beta = 1``
-    is the real bound, other values give the beta-VAE objective (then it is no longer a bound).
+    ``objective = log p(x | z) - beta * KL(q(z|x) || N(0, I))`` with ``z`` reparameterized. With
+    ``beta = 1`` it is the ELBO; it equals ``ELBO - (beta - 1) KL``, so for ``beta >= 1`` it is a
+    looser lower bound on ``log p(x)``, and only ``beta < 1`` can exceed ``log p(x)``.
     """
     _check_model_input(model, x, y)
     logits, mu, logvar = model(x, y)
@@ -411,29 +394,27 @@ def elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float
     return rec - beta * kl, rec, kl
 
 
-def negative_elbo_loss(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0
-                       ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Lecture 3. The training loss: ``-ELBO`` averaged over the batch (nats per image), plus logs.
+def negative_elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0) -> torch.Tensor:
+    """Lecture 3. The training loss: ``-(log p(x|z) - beta KL)`` averaged over the batch, nats per image (0-d).
 
+    ``x [N, 1, 28, 28]`` in [0, 1]; ``y`` the labels of a conditional model (else ``None``).
     Summing over pixels and averaging over images keeps the reconstruction and the KL in the
-    ratio the bound prescribes whatever the batch size.
+    ratio the bound prescribes, whatever the batch size.
     """
-    value, rec, kl = elbo(model, x, y, beta)
-    loss = -value.mean()
-    return loss, {"rec_nats": float(-rec.detach().mean()), "kl_nats": float(kl.detach().mean())}
+    return -elbo(model, x, y, beta)[0].mean()
 
 
-def vae_loss_fn(beta: float = 1.0) -> Callable[[VAE, object], tuple[torch.Tensor, dict[str, float]]]:
-    """Lecture 3. A ``loss_fn(model, batch)`` for :func:`course_lib.train.fit`.
+def vae_loss_fn(loss: Callable[..., torch.Tensor] = negative_elbo, beta: float = 1.0
+                ) -> Callable[[VAE, object], torch.Tensor]:
+    """Lecture 3. A ``loss_fn(model, batch)`` for :func:`course_lib.train.fit` from ``loss(model, x, y, beta)``.
 
     ``batch`` is an image tensor or ``(images, labels)``; labels are passed on to conditional models.
     """
-    def loss_fn(model: VAE, batch: object) -> tuple[torch.Tensor, dict[str, float]]:
-        if isinstance(batch, (tuple, list)):
-            x, y = batch[0], batch[1]
-        else:
-            x, y = batch, None
-        return negative_elbo_loss(model, x, y if model.conditional else None, beta)
+    check_number(beta, "beta")
+
+    def loss_fn(model: VAE, batch: object) -> torch.Tensor:
+        x, y = (batch[0], batch[1]) if isinstance(batch, (tuple, list)) else (batch, None)
+        return loss(model, x, y if model.conditional else None, beta)
 
     return loss_fn
 
@@ -448,8 +429,8 @@ def iwae_bound(model: VAE, x: torch.Tensor, k: int, y: torch.Tensor | None = Non
     Returns ``[N]`` nats; no gradients.
     """
     _check_model_input(model, x, y)
-    _positive_int(k, "k")
-    _positive_int(chunk, "chunk")
+    check_int(k, "k", 1)
+    check_int(chunk, "chunk", 1)
     with torch.no_grad():
         mu, logvar = model.encode(x, y)
         n, d = mu.shape
@@ -470,136 +451,83 @@ def iwae_bound(model: VAE, x: torch.Tensor, k: int, y: torch.Tensor | None = Non
         return torch.logsumexp(log_w, dim=1) - math.log(k)
 
 
-def _in_batches(images: torch.Tensor, labels: torch.Tensor | None, batch_size: int,
-                device: torch.device):
-    for start in range(0, images.shape[0], batch_size):
-        x = images[start:start + batch_size].to(device)
-        y = labels[start:start + batch_size].to(device) if labels is not None else None
-        yield x, y
+class _Seeded:
+    """Within the block, torch's global generator is seeded (repeatable samples), and restored after."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def __enter__(self) -> None:
+        self.state = torch.random.get_rng_state()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.random.set_rng_state(self.state)
 
 
 def evaluate_elbo(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
                   batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
-    """Lecture 3. Test-set averages in nats per image: ``neg_elbo``, ``rec`` (-log p(x|z)), ``kl``.
+    """Lecture 3. Averages in nats per image over ``images``: ``neg_elbo``, ``rec`` (``-log p(x|z)``) and ``kl``.
 
-    One reparameterized sample per image, with a fixed seed so repeated calls agree.
+    One reparameterized sample per image, with a fixed ``seed`` so repeated calls agree; eval mode.
     """
-    _images(images, "images")
-    _positive_int(batch_size, "batch_size")
-    device = module_device(model)
-    was_training = model.training
-    model.eval()
-    totals = {"neg_elbo": 0.0, "rec": 0.0, "kl": 0.0}
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        with torch.no_grad():
-            for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
-                value, rec, kl = elbo(model, x, y)
-                totals["neg_elbo"] -= float(value.sum())
-                totals["rec"] -= float(rec.sum())
-                totals["kl"] += float(kl.sum())
-    finally:
-        torch.random.set_rng_state(state)
-        model.train(was_training)
-    return {key: v / images.shape[0] for key, v in totals.items()}
+    check_images(images, "images")
+    labels = labels if model.conditional else None
+    with _Seeded(seed):
+        values = in_batches(model, images, labels, batch_size=batch_size,
+                            fn=lambda x, y: torch.stack(elbo(model, x, y), dim=1))
+    neg_elbo, rec, kl = (-values[:, 0]).mean(), (-values[:, 1]).mean(), values[:, 2].mean()
+    return {"neg_elbo": float(neg_elbo), "rec": float(rec), "kl": float(kl)}
 
 
 def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, labels: torch.Tensor | None = None,
                   batch_size: int = 100, seed: int = 0) -> float:
-    """Lecture 3. Mean negative importance-weighted bound ``-log p_k(x)`` in nats per image."""
-    _images(images, "images")
-    _positive_int(k, "k")
-    device = module_device(model)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    total = 0.0
-    was_training = model.training
-    model.eval()
-    try:
-        for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
-            total -= float(iwae_bound(model, x, k, y).sum())
-    finally:
-        torch.random.set_rng_state(state)
-        model.train(was_training)
-    return total / images.shape[0]
+    """Lecture 3. Mean negative importance-weighted bound ``-L_k`` in nats per image (fixed ``seed``, eval mode)."""
+    check_images(images, "images")
+    check_int(k, "k", 1)
+    labels = labels if model.conditional else None
+    with _Seeded(seed):
+        bounds = in_batches(model, images, labels, batch_size=batch_size, fn=lambda x, y: iwae_bound(model, x, k, y))
+    return float(-bounds.mean())
 
 
 def train_vae(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None, *, epochs: int,
-              lr: float = 1e-3, batch_size: int = 128, beta: float = 1.0,
+              lr: float = 3e-3, batch_size: int = 128, beta: float = 1.0, loss: Callable[..., torch.Tensor] = negative_elbo,
               device: torch.device | str = "cpu", checkpoint: str | None = None,
               evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
               desc: str = "VAE") -> dict[str, list[float]]:
-    """Lecture 3. Train ``model`` on ``-ELBO`` (or the beta-VAE loss) with Adam and a cosine decay.
+    """Lecture 3. Train ``model`` on ``loss(model, x, y, beta)`` (default :func:`negative_elbo`); return the history.
 
-    A thin wrapper around :func:`course_lib.train.fit`; ``checkpoint`` is a run name (a finished
-    run is loaded instead of retrained; a checkpoint of another architecture is moved aside).
+    The course's recipe (:func:`course_lib.train.train_on_tensors`: Adam, constant then linearly
+    decaying learning rate, resumable); ``images [N, 1, 28, 28]`` in [0, 1], ``labels [N]`` for a
+    conditional model. ``checkpoint`` is a run name: a finished run is loaded instead of retrained.
     """
-    from .data import Batches
-    from .train import checkpoint_path, cosine_schedule, discard_incompatible_checkpoint, fit
-
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.vae.VAE, got {type(model).__name__}")
-    _images(images, "images")
-    _positive_int(epochs, "epochs", 0)
-    _positive_int(batch_size, "batch_size")
+    check_images(images, "images", channels=1, size=28, value_range=(0.0, 1.0))
     if model.conditional and labels is None:
         raise ValueError("a conditional VAE trains on (images, labels): pass labels")
-    model.to(device)
-    path = checkpoint_path(checkpoint) if checkpoint else None
-    if path is not None:
-        discard_incompatible_checkpoint(path, model)
     tensors = (images, labels) if labels is not None else (images,)
-    batches = Batches(*tensors, batch_size=batch_size, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = cosine_schedule(optimizer, max(epochs * len(batches), 1), final_fraction=0.05)
-    return fit(model, optimizer, vae_loss_fn(beta), batches, epochs, evaluate=evaluate,
-               checkpoint=path, desc=desc, scheduler=scheduler)
+    return train_on_tensors(model, vae_loss_fn(loss, beta), *tensors, epochs=epochs, lr=lr, batch_size=batch_size,
+                            device=device, checkpoint=checkpoint, evaluate=evaluate, desc=desc)
 
 
 def encode_means(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
                  batch_size: int = 1000) -> torch.Tensor:
-    """Lecture 3. The posterior means ``mu(x)`` of a batch of images, on the CPU, ``[N, latent_dim]``."""
-    _images(images, "images")
-    device = module_device(model)
-    out = []
-    with torch.no_grad():
-        for x, y in _in_batches(images, labels if model.conditional else None, batch_size, device):
-            out.append(model.encode(x, y)[0].cpu())
-    return torch.cat(out)
+    """Lecture 3. The posterior means ``mu(x)`` of ``images``, on the CPU, ``[N, latent_dim]`` (eval mode)."""
+    check_images(images, "images")
+    labels = labels if model.conditional else None
+    return in_batches(model, images, labels, batch_size=batch_size, fn=lambda x, y: model.encode(x, y)[0])
 
 
 def sample_prior(model: VAE, n: int, labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
-    """Lecture 3. ``n`` images decoded from ``z ~ N(0, I)`` (pixel means), on the CPU."""
-    _positive_int(n, "n")
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, model.latent_dim, generator=g).to(module_device(model))
-    with torch.no_grad():
-        y = labels.to(z.device) if labels is not None else None
-        return model.decode(z, y).cpu()
+    """Lecture 3. ``n`` images ``[n, 1, 28, 28]`` decoded from ``z ~ N(0, I)`` (pixel means), on the CPU.
 
-
-def _no_widget_frontend() -> str | None:
-    """Why no interactive widget can be shown here (``None`` when one probably can)."""
-    if os.environ.get("COURSE_STATIC_WIDGETS", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return "COURSE_STATIC_WIDGETS is set"
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return "ipywidgets is not installed"
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
-        return "not running in a Jupyter kernel"
-    if os.environ.get("MPLBACKEND", "").lower() == "agg" or os.environ.get("COURSE_QUICK"):
-        return "headless run (CI / quick mode)"
-    try:  # a kernel started by nbconvert / nbval / papermill has no widget frontend
-        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode(errors="ignore")
-        if any(word in parent for word in ("nbconvert", "nbval", "pytest", "nbclient", "papermill")):
-            return "executed by " + ("nbconvert" if "nbconvert" in parent else "a test runner")
-    except OSError:
-        pass
-    return None
+    ``labels [n]``: the classes a conditional model is asked for.
+    """
+    check_int(n, "n", 1)
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return in_batches(model, z, labels, fn=model.decode)
 
 
 def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, *,
@@ -616,15 +544,15 @@ def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], latent_dim: 
     """
     import matplotlib.pyplot as plt
 
-    _positive_int(latent_dim, "latent_dim")
-    dims = min(_positive_int(dims, "dims"), latent_dim)
-    _positive_int(steps, "steps", 2)
+    check_int(latent_dim, "latent_dim", 1)
+    dims = min(check_int(dims, "dims", 1), latent_dim)
+    check_int(steps, "steps", 2)
     if not high > low:
         raise ValueError(f"need high > low, got low={low}, high={high}")
     base = torch.zeros(latent_dim) if base is None else base.detach().float().cpu().reshape(-1)
     if base.shape != (latent_dim,):
         raise ValueError(f"base must have {latent_dim} values, got shape {tuple(base.shape)}")
-    reason = _no_widget_frontend() if interactive is None else (None if interactive else "asked for")
+    reason = why_no_widgets() if interactive is None else (None if interactive else "asked for")
 
     def images_for(z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

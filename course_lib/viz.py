@@ -1,8 +1,8 @@
-"""Figures the lectures share: image grids, curves, latent plots, interpolation strips, overlays.
+"""Figures the lectures share: image grids, curves, grouped bars, latent plots, strips, overlays.
 
-Introduced in lecture 1 (overlays) and lecture 2 (grids, latent plots); used by all later lectures.
 Every function draws with matplotlib and returns the figure, so it works inline in Jupyter and
-headless (Agg) in CI alike. Images may be in any value range, with 1 or 3 channels.
+headless (Agg) in CI alike; :func:`show` displays a figure and closes it. Images may be in any
+value range, with 1 or 3 channels.
 """
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ from torchvision.utils import make_grid
 # One fixed palette for segmentation classes (background first).
 SEG_COLOURS = np.array([[0, 0, 0], [230, 60, 60], [60, 160, 230], [250, 200, 40],
                         [120, 220, 120], [200, 90, 220], [240, 140, 40], [90, 90, 90]]) / 255.0
+
+
+def show(fig: plt.Figure | None = None) -> None:
+    """Lecture 1. Display ``fig`` (default: every open figure) and close it, so it is drawn once.
+
+    Notebooks end a figure cell with ``viz.show(...)``; closing stops Jupyter from drawing the
+    figure a second time and keeps memory flat over a long notebook.
+    """
+    plt.show()
+    plt.close(fig if fig is not None else "all")
 
 
 def _as_image_batch(images: torch.Tensor | np.ndarray, what: str = "images") -> torch.Tensor:
@@ -37,7 +47,7 @@ def _as_image_batch(images: torch.Tensor | np.ndarray, what: str = "images") -> 
 
 
 def to_unit_range(images: torch.Tensor, value_range: tuple[float, float] | None = None) -> torch.Tensor:
-    """Map images into [0, 1]: by ``value_range`` if given, else [0,1] / [-1,1] as detected, else min-max."""
+    """Lecture 1. Map images into [0, 1]: by ``value_range`` if given, else [0,1] / [-1,1] as detected, else min-max."""
     x = images.float()
     if value_range is None:
         lo, hi = float(x.min()), float(x.max())
@@ -55,7 +65,7 @@ def to_unit_range(images: torch.Tensor, value_range: tuple[float, float] | None 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, float] | None = None,
                padding: int = 2) -> np.ndarray:
-    """Tile a batch into one H x W x 3 array in [0, 1], ready for ``imshow``."""
+    """Lecture 2. Tile a batch into one H x W x 3 array in [0, 1], ready for ``imshow``."""
     x = to_unit_range(_as_image_batch(images), value_range)
     grid = make_grid(x, nrow=nrow, padding=padding, pad_value=1.0)
     return grid.permute(1, 2, 0).numpy()
@@ -64,7 +74,7 @@ def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, fl
 def show_grid(images: torch.Tensor, nrow: int = 8, title: str | None = None,
               value_range: tuple[float, float] | None = None, ax: plt.Axes | None = None,
               scale: float = 0.6) -> plt.Figure:
-    """Show a batch of images as one tiled grid (sample grids, reconstructions)."""
+    """Lecture 2. Show a batch of images as one tiled grid (sample grids, reconstructions)."""
     grid = image_grid(images, nrow=nrow, value_range=value_range)
     if ax is None:
         height, width = grid.shape[:2]
@@ -79,7 +89,7 @@ def show_grid(images: torch.Tensor, nrow: int = 8, title: str | None = None,
 def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8,
                 value_range: tuple[float, float] | None = None, suptitle: str | None = None,
                 size: float = 1.4) -> plt.Figure:
-    """Show images in a grid of panels, each with its own title (labels, predictions, scores)."""
+    """Lecture 1. Show images in a grid of panels, each with its own title (labels, predictions, scores)."""
     x = to_unit_range(_as_image_batch(images), value_range)
     if titles is not None and len(titles) != len(x):
         raise ValueError(f"got {len(titles)} titles for {len(x)} images")
@@ -104,7 +114,7 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
 def plot_curves(curves: Mapping[str, Sequence[float]], title: str | None = None, xlabel: str = "step",
                 ylabel: str | None = None, smooth: int = 1, logy: bool = False,
                 ax: plt.Axes | None = None) -> plt.Figure:
-    """Plot named sequences (losses, metrics) on one axis; ``smooth`` averages over a moving window."""
+    """Lecture 1. Plot named sequences (losses, metrics) on one axis; ``smooth`` averages over a moving window."""
     if not curves:
         raise ValueError("plot_curves needs at least one named curve")
     if not isinstance(smooth, int) or smooth < 1:
@@ -131,10 +141,72 @@ def plot_curves(curves: Mapping[str, Sequence[float]], title: str | None = None,
     return ax.figure
 
 
+def plot_gan_history(history: Mapping[str, Sequence[float]], smooth: int = 25, unit: str = "step",
+                     outputs_unit: str | None = None, outputs_smooth: int | None = None) -> plt.Figure:
+    """Lecture 4. A GAN run at a glance: the two losses (left) and D's mean outputs ``D(x)``, ``D(G(z))`` (right).
+
+    ``history`` holds per-step lists ``"d_loss"`` and ``"g_loss"``, and ``"d_real"``, ``"d_fake"`` (mean
+    probabilities; per step, or per ``outputs_unit`` such as an epoch). Curves are averaged over
+    ``smooth`` (``outputs_smooth`` for the right panel) consecutive values. Dashed lines: D's BCE loss
+    ``log 4`` and its output 1/2 when it cannot tell real from fake.
+    """
+    missing = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if not len(history.get(k, ()))]
+    if missing:
+        raise ValueError(f"history lacks {missing}")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    loss_smooth = max(1, min(smooth, len(history["d_loss"]), len(history["g_loss"])))
+    output_smooth = max(1, min(smooth if outputs_smooth is None else outputs_smooth, len(history["d_real"])))
+    plot_curves({"D loss": history["d_loss"], "G loss": history["g_loss"]}, title="losses", smooth=loss_smooth,
+                xlabel=unit, ax=axes[0])
+    axes[0].axhline(float(np.log(4)), color="grey", ls="--", lw=1)
+    plot_curves({"D(x), real": history["d_real"], "D(G(z)), fake": history["d_fake"]}, smooth=output_smooth,
+                title="D's mean output (probability 'real')", xlabel=outputs_unit or unit, ax=axes[1])
+    axes[1].axhline(0.5, color="grey", ls="--", lw=1)
+    axes[1].set_ylim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(values: Mapping[str, Sequence[float]], labels: Sequence[str], title: str | None = None,
+                 ylabel: str = "value", ylim: tuple[float, float] | None = None, value_labels: bool = True,
+                 xlabel: str | None = None, ax: plt.Axes | None = None) -> plt.Figure:
+    """Lecture 1. Grouped bars: one group per label, one bar per named series.
+
+    ``values`` maps a series name (a model, a distribution) to one number per label, e.g.
+    ``{"U-Net": [0.98, 0.95, 0.91]}`` for three classes. ``value_labels`` writes each bar's value
+    on it (only when there are few bars).
+    """
+    if not values:
+        raise ValueError("grouped_bars needs at least one named series")
+    for name, series in values.items():
+        if len(series) != len(labels):
+            raise ValueError(f"{name!r} has {len(series)} values for {len(labels)} labels")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(1.3 * len(labels) + 2.5, 12), 3.5))
+    positions = np.arange(len(labels))
+    width = 0.8 / len(values)
+    for i, (name, series) in enumerate(values.items()):
+        bars = ax.bar(positions + (i - (len(values) - 1) / 2) * width, np.asarray(series, dtype=float),
+                      width, label=name)
+        if value_labels and len(labels) * len(values) <= 24:
+            ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.set_xticks(positions, [str(label) for label in labels])
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
 def latent_scatter(z: torch.Tensor, labels: torch.Tensor, title: str | None = None,
                    class_names: Sequence[str] | None = None, ax: plt.Axes | None = None,
                    point_size: float = 3.0) -> plt.Figure:
-    """Scatter 2-D latent codes coloured by class (lecture 2's AE, lecture 3's VAE)."""
+    """Lecture 2. Scatter 2-D latent codes ``[N, 2]`` coloured by their class ``[N]``."""
     z = torch.as_tensor(z).detach().float().cpu()
     labels = torch.as_tensor(labels).detach().cpu()
     if z.dim() != 2 or z.shape[1] != 2:
@@ -157,7 +229,7 @@ def latent_scatter(z: torch.Tensor, labels: torch.Tensor, title: str | None = No
 
 
 def latent_grid_points(low: float, high: float, n: int) -> torch.Tensor:
-    """An ``n x n`` grid of 2-D points, rows from high to low z_2 so the plot reads like axes."""
+    """Lecture 2. An ``n x n`` grid of 2-D points, rows from high to low z_2 so the plot reads like axes."""
     if n < 2 or high <= low:
         raise ValueError(f"need n >= 2 and high > low, got n={n}, low={low}, high={high}")
     ticks = torch.linspace(low, high, n)
@@ -169,7 +241,7 @@ def latent_grid_points(low: float, high: float, n: int) -> torch.Tensor:
 def show_decoded_grid(decode: Callable[[torch.Tensor], torch.Tensor], low: float = -3.0, high: float = 3.0,
                       n: int = 15, title: str | None = None, device: torch.device | str = "cpu"
                       ) -> plt.Figure:
-    """Decode an ``n x n`` grid of 2-D latent points and tile the images (the 'manifold' figure)."""
+    """Lecture 3. Decode an ``n x n`` grid of 2-D latent points and tile the images (the 'manifold' figure)."""
     points = latent_grid_points(low, high, n).to(device)
     images = decode(points)
     fig = show_grid(images, nrow=n, title=title or f"decoded grid, $z \\in [{low}, {high}]^2$")
@@ -178,7 +250,7 @@ def show_decoded_grid(decode: Callable[[torch.Tensor], torch.Tensor], low: float
 
 def show_strip(rows: Mapping[str, torch.Tensor], value_range: tuple[float, float] | None = None,
                size: float = 0.9) -> plt.Figure:
-    """Rows of images with a label each: interpolation strips, before/after comparisons."""
+    """Lecture 2. Rows of images with a label each: interpolation strips, before/after comparisons."""
     if not rows:
         raise ValueError("show_strip needs at least one row")
     batches = {name: to_unit_range(_as_image_batch(imgs, name), value_range) for name, imgs in rows.items()}
@@ -200,8 +272,23 @@ def show_strip(rows: Mapping[str, torch.Tensor], value_range: tuple[float, float
     return fig
 
 
+def show_snapshots(snapshots: Sequence[tuple[int, torch.Tensor]], per_row: int = 12, unit: str = "step",
+                   value_range: tuple[float, float] = (-1.0, 1.0), size: float = 0.7) -> plt.Figure:
+    """Lecture 4. Samples of the same noise over training: one row per ``(step, images)`` snapshot.
+
+    The first ``per_row`` images of each snapshot, labelled ``"<unit> <step>"``; images in
+    ``value_range`` (a tanh generator's [-1, 1] by default).
+    """
+    if not snapshots:
+        raise ValueError("no snapshots to show (the training loop stores them as it goes)")
+    if isinstance(per_row, bool) or not isinstance(per_row, int) or per_row < 1:
+        raise ValueError(f"per_row must be a positive int, got {per_row!r}")
+    return show_strip({f"{unit} {step}": images[:per_row] for step, images in snapshots},
+                      value_range=value_range, size=size)
+
+
 def colour_mask(mask: torch.Tensor) -> np.ndarray:
-    """Map an integer class mask [H, W] to an RGB array [H, W, 3] with the fixed palette."""
+    """Lecture 1. Map an integer class mask [H, W] to an RGB array [H, W, 3] with the fixed palette."""
     mask = torch.as_tensor(mask).detach().cpu().long()
     if mask.dim() != 2:
         raise ValueError(f"a mask must be [H, W], got {tuple(mask.shape)}")
@@ -211,7 +298,7 @@ def colour_mask(mask: torch.Tensor) -> np.ndarray:
 
 
 def overlay(image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.5) -> np.ndarray:
-    """Blend a coloured class mask over a grey copy of the image, so class colours read true."""
+    """Lecture 1. Blend a coloured class mask over a grey copy of the image, so class colours read true."""
     img = to_unit_range(_as_image_batch(image))[0].permute(1, 2, 0).numpy()
     img = np.repeat(img.mean(axis=-1, keepdims=True), 3, axis=-1)
     mask = torch.as_tensor(mask)
@@ -224,7 +311,7 @@ def overlay(image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.5) -> np.n
 
 def show_segmentation(images: torch.Tensor, masks: torch.Tensor, predictions: Mapping[str, torch.Tensor] | None = None,
                       class_names: Sequence[str] | None = None, n: int = 6, size: float = 1.8) -> plt.Figure:
-    """Images, true masks and each model's predicted masks overlaid, one column per example."""
+    """Lecture 1. Images, true masks and each model's predicted masks overlaid, one column per example."""
     predictions = dict(predictions or {})
     n = min(n, len(images))
     rows = [("image", None), ("truth", masks)] + list(predictions.items())

@@ -3,6 +3,7 @@
     bash course.sh bench                      # everything (full mode takes a while)
     bash course.sh bench --only quick loader  # skip the full-mode runs
     bash course.sh bench --lectures 01        # one lecture
+    bash course.sh bench --only recipe        # the AE/VAE training recipe against the usual PyTorch loop
 
 Prints a Markdown report and writes it to build/benchmark.md (JSON beside it).
 """
@@ -85,7 +86,88 @@ def bench_loader(batch_size: int = 128) -> dict:
             "ratio": round(ours / loader, 1)}
 
 
-def report(rows: list[dict], loader: dict | None) -> str:
+def bench_recipe(epoch_counts: tuple[int, ...] = (10, 45), seed: int = 1) -> list[dict]:
+    """The course's VAE recipe (``vae.train_vae``) against the loop of the PyTorch VAE example.
+
+    Both train the same 784-400-20 VAE on the same MNIST images for the same epochs, batch 128:
+    the reference with its own loop over ``DataLoader`` + ``ToTensor`` (PIL images) and Adam at a
+    constant 1e-3 on the summed BCE + KL; the recipe with ``Batches`` and a constant-then-linear
+    learning rate. Both are scored by the same test -ELBO (nats per image, one seeded sample).
+    """
+    import torch
+    import torch.nn.functional as F
+    from PIL import Image
+    from torchvision.transforms import ToTensor
+
+    from course_lib import vae
+    from course_lib.data import load_mnist
+
+    train, test = load_mnist("train"), load_mnist("test")
+    pixels = (train.images[:, 0] * 255).round().to(torch.uint8)
+
+    class PILDigits(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(pixels)
+
+        def __getitem__(self, i: int):
+            return ToTensor()(Image.fromarray(pixels[i].numpy(), mode="L")), int(train.labels[i])
+
+    class ExampleVAE(torch.nn.Module):
+        """784-400-20 with a sigmoid output, as in the PyTorch example."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc21, self.fc22 = torch.nn.Linear(784, 400), torch.nn.Linear(400, 20), torch.nn.Linear(400, 20)
+            self.fc3, self.fc4 = torch.nn.Linear(20, 400), torch.nn.Linear(400, 784)
+
+        def forward(self, x):
+            h = F.relu(self.fc1(x.view(-1, 784)))
+            mu, logvar = self.fc21(h), self.fc22(h)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+    def summed_loss(recon, x, mu, logvar):
+        bce = F.binary_cross_entropy(recon, x.view(-1, 784), reduction="sum")
+        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+    @torch.no_grad()
+    def example_test_nats(model) -> float:
+        torch.manual_seed(0)
+        model.eval()
+        recon, mu, logvar = model(test.images)
+        model.train()
+        return float(summed_loss(recon, test.images, mu, logvar)) / len(test)
+
+    rows = []
+    torch.manual_seed(seed)
+    model = ExampleVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(PILDigits(), batch_size=128, shuffle=True)
+    start = time.perf_counter()
+    for epoch in range(1, max(epoch_counts) + 1):
+        for x, _ in loader:
+            recon, mu, logvar = model(x)
+            loss = summed_loss(recon, x, mu, logvar)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if epoch in epoch_counts:
+            rows.append({"loop": "PyTorch example (DataLoader + ToTensor, constant lr)", "epochs": epoch,
+                         "test_nats": round(example_test_nats(model), 2),
+                         "seconds": round(time.perf_counter() - start, 1)})
+    for epochs in epoch_counts:
+        torch.manual_seed(seed)
+        model = vae.MLPVAE(latent_dim=20, hidden=400)
+        start = time.perf_counter()
+        vae.train_vae(model, train.images, epochs=epochs, desc=f"recipe, {epochs} epochs")
+        seconds = time.perf_counter() - start
+        rows.append({"loop": "course recipe (vae.train_vae)", "epochs": epochs,
+                     "test_nats": round(vae.evaluate_elbo(model, test.images)["neg_elbo"], 2),
+                     "seconds": round(seconds, 1)})
+    return rows
+
+
+def report(rows: list[dict], loader: dict | None, recipe: list[dict] | None = None) -> str:
     lines = ["# Course benchmark", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}", ""]
@@ -101,33 +183,41 @@ def report(rows: list[dict], loader: dict | None) -> str:
                   f"| course_lib Batches | {loader['batches_per_s_images']:,} |",
                   f"| DataLoader + ToTensor | {loader['dataloader_images_per_s']:,} |",
                   f"| ratio | {loader['ratio']}x |", ""]
+    if recipe:
+        lines += ["| VAE training loop | epochs | test -ELBO (nats) | seconds |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['loop']} | {r['epochs']} | {r['test_nats']:.2f} | {r['seconds']:.1f} |" for r in recipe]
+        lines.append("")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", choices=["quick", "full", "loader"], default=["quick", "full", "loader"])
+    parser.add_argument("--only", nargs="+", choices=["quick", "full", "loader", "recipe"],
+                        default=["quick", "full", "loader", "recipe"])
     parser.add_argument("--lectures", nargs="*", default=[], help="lecture numbers, e.g. 01 02")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build")
     args = parser.parse_args()
     lectures = [n.zfill(2) for n in args.lectures]
     rows: list[dict] = []
-    loader = None
+    loader = recipe = None
     with tempfile.TemporaryDirectory() as scratch:
         if "loader" in args.only:
             print("Data loading ...")
             loader = bench_loader()
+        if "recipe" in args.only:
+            print("VAE recipe vs the PyTorch example's loop ...")
+            recipe = bench_recipe()
         if "quick" in args.only:
             print("Quick mode (every notebook, student and solution versions):")
             rows += bench_notebooks(lectures, quick=True, scratch=Path(scratch))
         if "full" in args.only:
             print("Full mode (solution notebooks):")
             rows += bench_notebooks(lectures, quick=False, scratch=Path(scratch))
-    text = report(rows, loader)
+    text = report(rows, loader, recipe)
     print("\n" + text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.md").write_text(text)
-    (args.out / "benchmark.json").write_text(json.dumps({"notebooks": rows, "loader": loader}, indent=1))
+    (args.out / "benchmark.json").write_text(json.dumps({"notebooks": rows, "loader": loader, "recipe": recipe}, indent=1))
     return 0 if all(r["ok"] for r in rows) else 1
 
 

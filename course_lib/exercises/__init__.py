@@ -1,1 +1,1 @@
-"""The tests behind each lecture's check cells: lectureNN.py holds lecture NN's (CS231n-style checks)."""
+"""The checks behind each lecture's check cells: ``lectureNN.py`` holds lecture NN's ``check_*`` functions."""

@@ -1,6 +1,6 @@
-"""Lecture 1: the tests behind the check cells of ``01_segmentation.ipynb``.
+"""Lecture 1: the checks behind the check cells of ``01_segmentation.ipynb``.
 
-Each ``test_*`` takes the student's function, runs it on several fixed inputs, compares with the
+Each ``check_*`` takes the student's function, runs it on several fixed inputs, compares with the
 reference in :mod:`course_lib.segmentation` (or with PyTorch itself) and raises
 :class:`~course_lib.checks.CheckFailed` with a message that says what is wrong.
 """
@@ -12,16 +12,13 @@ import torch
 from torch import nn
 
 from .. import segmentation as seg
-from ..checks import CheckFailed, expect_close, expect_equal, expect_shape
-
-
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from ..checks import CheckFailed, expect_close, expect_equal, expect_shape, seeded
+from ..nn.unet import pad_and_concat
 
 
 # ---------------------------------------------------------------- Exercise 1: convolutionalize
 
-def test_convolutionalize(student_fn: Callable[[nn.Linear, int, int, int], nn.Conv2d]) -> None:
+def check_convolutionalize(student_fn: Callable[[nn.Linear, int, int, int], nn.Conv2d]) -> None:
     """The conv must reproduce the linear layer on a C x H x W map and slide on larger maps."""
     for seed, (channels, height, width, outputs, bias) in enumerate(
             [(8, 4, 4, 5, True), (3, 2, 5, 4, True), (6, 3, 3, 2, False)]):
@@ -35,7 +32,7 @@ def test_convolutionalize(student_fn: Callable[[nn.Linear, int, int, int], nn.Co
         expect_equal((conv.in_channels, conv.out_channels), (channels, outputs),
                      f"(in_channels, out_channels) for {case}")
         expect_equal(conv.bias is not None, bias, f"'the conv has a bias' for {case}")
-        x = torch.rand(2, channels, height, width, generator=_seeded(seed))
+        x = torch.rand(2, channels, height, width, generator=seeded(seed))
         with torch.no_grad():
             dense = conv(x)
             expect_shape(dense, (2, outputs, 1, 1), f"conv(x) on a [2, {channels}, {height}, {width}] map")
@@ -46,7 +43,7 @@ def test_convolutionalize(student_fn: Callable[[nn.Linear, int, int, int], nn.Co
                 f"{float((dense.flatten(1) - wanted).abs().max()):.3g}). Reshape the weight to "
                 f"[out_features, C, H, W]: that is the order in which flatten lays out the map. "
                 f"Copy the bias too.")
-        big = torch.rand(1, channels, height + 3, width + 2, generator=_seeded(10 + seed))
+        big = torch.rand(1, channels, height + 3, width + 2, generator=seeded(10 + seed))
         reference = seg.convolutionalize(linear, channels, height, width)
         with torch.no_grad():
             expect_close(conv(big), reference(big), f"conv on a larger {channels}x{height + 3}x{width + 2} map")
@@ -68,7 +65,7 @@ def _pytorch_transposed_size(size: int, kernel: int, stride: int, padding: int, 
         return int(layer(torch.zeros(1, 1, size, size)).shape[-1])
 
 
-def test_transposed_conv_output_size(student_fn: Callable[..., int]) -> None:
+def check_transposed_conv_output_size(student_fn: Callable[..., int]) -> None:
     """The formula must agree with what ``nn.ConvTranspose2d`` really outputs, case by case."""
     for size, k, s, p, op, d in _TRANSPOSED_CASES:
         got = student_fn(size, k, stride=s, padding=p, output_padding=op, dilation=d)
@@ -105,7 +102,7 @@ _FIELD_CASES = [  # kernels, dilations, strides (None: all 1)
 ]
 
 
-def test_receptive_field(student_fn: Callable[..., int]) -> None:
+def check_receptive_field(student_fn: Callable[..., int]) -> None:
     """Compare with :func:`course_lib.segmentation.receptive_field` on plain, dilated and strided stacks."""
     for kernels, dilations, strides in _FIELD_CASES:
         got = student_fn(kernels, dilations) if strides is None else student_fn(kernels, dilations, strides)
@@ -135,13 +132,13 @@ _PAD_CASES = [((2, 3, 36, 36), (2, 5, 37, 37)), ((1, 4, 8, 8), (1, 2, 9, 9)), ((
               ((2, 2, 5, 5), (2, 2, 5, 5))]
 
 
-def test_pad_and_concat(student_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+def check_pad_and_concat(student_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """Padding split around the map (extra pixel at the bottom/right), skip map first."""
     for index, (up_shape, skip_shape) in enumerate(_PAD_CASES):
-        upsampled = torch.rand(up_shape, generator=_seeded(index)) + 1.0   # all > 0: padding shows as 0
-        skip = -torch.rand(skip_shape, generator=_seeded(50 + index)) - 1.0  # all < 0
+        upsampled = torch.rand(up_shape, generator=seeded(index)) + 1.0   # all > 0: padding shows as 0
+        skip = -torch.rand(skip_shape, generator=seeded(50 + index)) - 1.0  # all < 0
         got = student_fn(upsampled.clone(), skip.clone())
-        want = seg.pad_and_concat(upsampled, skip)
+        want = pad_and_concat(upsampled, skip)
         case = f"upsampled {up_shape} and skip {skip_shape}"
         if not isinstance(got, torch.Tensor):
             raise CheckFailed(f"for {case} you return a {type(got).__name__}, expected a tensor.")
@@ -206,7 +203,7 @@ def _ratio_hint(actual: torch.Tensor, confusion: torch.Tensor) -> str:
     return ""
 
 
-def _test_scores(student_fn: Callable[[torch.Tensor], torch.Tensor], reference: Callable, name: str) -> None:
+def _check_scores(student_fn: Callable[[torch.Tensor], torch.Tensor], reference: Callable, name: str) -> None:
     for confusion in _CONFUSIONS:
         got = student_fn(confusion.clone())
         want = reference(confusion)
@@ -221,15 +218,15 @@ def _test_scores(student_fn: Callable[[torch.Tensor], torch.Tensor], reference: 
             raise
 
 
-def test_iou_from_confusion(student_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+def check_iou_from_confusion(student_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """Per-class IoU = TP / (TP + FP + FN), NaN for absent classes."""
-    _test_scores(student_fn, seg.iou_from_confusion, "IoU")
+    _check_scores(student_fn, seg.iou_from_confusion, "IoU")
 
 
-def test_dice_from_confusion(student_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+def check_dice_from_confusion(student_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """Per-class Dice = 2 TP / (2 TP + FP + FN), NaN for absent classes."""
-    _test_scores(student_fn, seg.dice_from_confusion, "Dice")
+    _check_scores(student_fn, seg.dice_from_confusion, "Dice")
 
 
-__all__ = ["test_convolutionalize", "test_transposed_conv_output_size", "test_receptive_field",
-           "test_pad_and_concat", "test_iou_from_confusion", "test_dice_from_confusion"]
+__all__ = ["check_convolutionalize", "check_transposed_conv_output_size", "check_receptive_field",
+           "check_pad_and_concat", "check_iou_from_confusion", "check_dice_from_confusion"]

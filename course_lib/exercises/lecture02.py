@@ -1,17 +1,17 @@
-"""Lecture 2: the tests behind the check cells of ``02_autoencoders.ipynb``.
+"""Lecture 2: the checks behind the check cells of ``02_autoencoders.ipynb``.
 
-Each ``test_*`` takes the student's function, runs it on fixed inputs, compares with the
+Each ``check_*`` takes the student's function, runs it on fixed inputs, compares with the
 reference in :mod:`course_lib.autoencoders` (or with values worked out by hand) and raises
 :class:`course_lib.checks.CheckFailed` with a message that says what is wrong.
 
 =====================================  =============================================
-test                                   exercise
+check                                  exercise
 =====================================  =============================================
-:func:`test_kl_divergence`             1. KL divergence of two discrete distributions
-:func:`test_reconstruction_loss`       2. the reconstruction loss (per-pixel MSE)
-:func:`test_mlp_encoder`               3. the MLP encoder 784 -> 512 -> 256 -> latent
-:func:`test_conv_decoder`              4. the conv decoder with transposed convolutions
-:func:`test_add_noise`                 5. the denoising autoencoder's corruption
+:func:`check_kl_divergence`             1. KL divergence of two discrete distributions
+:func:`check_reconstruction_loss`       2. the reconstruction loss (per-pixel MSE)
+:func:`check_mlp_encoder`               3. the MLP encoder 784 -> 512 -> 256 -> latent
+:func:`check_conv_decoder`              4. the conv decoder with transposed convolutions
+:func:`check_add_noise`                 5. the denoising autoencoder's corruption
 =====================================  =============================================
 """
 from __future__ import annotations
@@ -24,35 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import autoencoders as ae
-from ..checks import CheckFailed, expect_close, expect_shape
+from ..checks import CheckFailed, as_tensor, built_module, call_module, expect_close, expect_shape
+from ..nn.blocks import count_parameters
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _as_tensor(value: object, what: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (int, float)):
-        return torch.tensor(float(value))
-    raise CheckFailed(f"{what} should be a tensor, but it is a {type(value).__name__}.")
-
-
-def _call_module(module: nn.Module, x: torch.Tensor, what: str, hint: str) -> torch.Tensor:
-    try:
-        return module(x)
-    except (RuntimeError, ValueError, TypeError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckFailed(f"calling {what} on an input of shape {tuple(x.shape)} failed ({first_line}). {hint}") from None
-
-
-def _build(make: Callable[[int], nn.Module], latent_dim: int, what: str) -> nn.Module:
-    module = make(latent_dim)
-    if not isinstance(module, nn.Module):
-        raise CheckFailed(f"{what}({latent_dim}) should return an nn.Module (e.g. an nn.Sequential), "
-                          f"but it returned a {type(module).__name__}. Did you forget the return?")
-    return module
 
 
 def _redundant_biases(module: nn.Module) -> int:
@@ -65,7 +42,7 @@ def _redundant_biases(module: nn.Module) -> int:
 
 def _expect_same_size(student: nn.Module, reference: nn.Module, what: str, layout: str) -> None:
     """Same parameter count as the reference (dropping the biases that batch norm cancels is fine)."""
-    got, expected = ae.count_parameters(student), ae.count_parameters(reference)
+    got, expected = count_parameters(student), count_parameters(reference)
     if got not in (expected, expected - _redundant_biases(reference)):
         raise CheckFailed(f"{what} has {got:,} parameters, the prescribed architecture has {expected:,}. "
                           f"Check the layer sizes: {layout}.")
@@ -76,12 +53,12 @@ def _expect_same_size(student: nn.Module, reference: nn.Module, what: str, layou
 # --------------------------------------------------------------------------------------------
 
 
-def test_kl_divergence(kl_divergence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+def check_kl_divergence(kl_divergence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """KL(p || q) in nats on fixed pairs, the p = 0 convention, batches, and KL(p || p) = 0."""
     p = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
     q = torch.tensor([0.2, 0.4, 0.4], dtype=torch.float64)
     expected = 0.6 * math.log(3) + 0.3 * math.log(0.75) + 0.1 * math.log(0.25)   # 0.4343
-    got = _as_tensor(kl_divergence(p, q), "kl_divergence(p, q)")
+    got = as_tensor(kl_divergence(p, q), "kl_divergence(p, q)")
     expect_shape(got, (), "kl_divergence(p, q) for two distributions of shape [3]")
     got_f = float(got)
     reverse = float(ae.kl_divergence(q, p))
@@ -95,12 +72,12 @@ def test_kl_divergence(kl_divergence: Callable[[torch.Tensor, torch.Tensor], tor
                           "the entropy: KL = H(p, q) - H(p).")
     expect_close(got, expected, "kl_divergence([0.6, 0.3, 0.1], [0.2, 0.4, 0.4])", atol=1e-6)
 
-    same = _as_tensor(kl_divergence(q, q), "kl_divergence(q, q)")
+    same = as_tensor(kl_divergence(q, q), "kl_divergence(q, q)")
     expect_close(same, 0.0, "kl_divergence(q, q) (a distribution against itself)", atol=1e-6)
 
     p0 = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64)
     q0 = torch.tensor([0.25, 0.25, 0.5], dtype=torch.float64)
-    got0 = _as_tensor(kl_divergence(p0, q0), "kl_divergence(p, q) with a zero in p")
+    got0 = as_tensor(kl_divergence(p0, q0), "kl_divergence(p, q) with a zero in p")
     if not torch.isfinite(got0).all():
         raise CheckFailed("with p = [0.5, 0.5, 0] you return NaN or inf: a category with p_k = 0 must "
                           "contribute 0 (0 log 0 = 0). Mask those terms, e.g. with torch.where(p > 0, ..., 0).")
@@ -108,7 +85,7 @@ def test_kl_divergence(kl_divergence: Callable[[torch.Tensor, torch.Tensor], tor
 
     batch_p = torch.stack([p, q, p0])
     batch_q = torch.stack([q, q, q0])
-    got_batch = _as_tensor(kl_divergence(batch_p, batch_q), "kl_divergence on a batch [3, 3]")
+    got_batch = as_tensor(kl_divergence(batch_p, batch_q), "kl_divergence on a batch [3, 3]")
     if got_batch.dim() == 0:
         raise CheckFailed("on a batch of distributions [B, K] return one KL per row ([B]): sum over the "
                           "last dimension only (dim=-1), not over everything.")
@@ -118,7 +95,7 @@ def test_kl_divergence(kl_divergence: Callable[[torch.Tensor, torch.Tensor], tor
     generator = torch.Generator().manual_seed(2)
     rp = torch.softmax(3 * torch.randn(5, 10, generator=generator, dtype=torch.float64), -1)
     rq = torch.softmax(3 * torch.randn(5, 10, generator=generator, dtype=torch.float64), -1)
-    expect_close(_as_tensor(kl_divergence(rp, rq), "kl_divergence on random pairs"), ae.kl_divergence(rp, rq),
+    expect_close(as_tensor(kl_divergence(rp, rq), "kl_divergence on random pairs"), ae.kl_divergence(rp, rq),
                  "kl_divergence on 5 random pairs of distributions over 10 categories", atol=1e-6)
 
 
@@ -127,13 +104,13 @@ def test_kl_divergence(kl_divergence: Callable[[torch.Tensor, torch.Tensor], tor
 # --------------------------------------------------------------------------------------------
 
 
-def test_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+def check_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """Per-pixel MSE: a 0-d tensor, averaged (not summed), squared (not absolute), differentiable."""
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(4, 1, 28, 28, generator=generator)
     x_hat = torch.rand(4, 1, 28, 28, generator=generator).requires_grad_(True)
     got = reconstruction_loss(x_hat, x)
-    got = _as_tensor(got, "reconstruction_loss(x_hat, x)")
+    got = as_tensor(got, "reconstruction_loss(x_hat, x)")
     if got.dim() != 0:
         raise CheckFailed(f"reconstruction_loss should return one number (a 0-d tensor), got shape "
                           f"{tuple(got.shape)}: average over the batch and the pixels too.")
@@ -152,10 +129,10 @@ def test_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch.
     if abs(value - math.sqrt(float(expected))) < 1e-6:
         raise CheckFailed("you return the root of the mean squared error (RMSE); drop the square root.")
     expect_close(got.detach(), expected, "reconstruction_loss(x_hat, x) on random 4-image batches")
-    expect_close(_as_tensor(reconstruction_loss(x, x), "reconstruction_loss(x, x)").detach(), 0.0,
+    expect_close(as_tensor(reconstruction_loss(x, x), "reconstruction_loss(x, x)").detach(), 0.0,
                  "reconstruction_loss(x, x) (a perfect reconstruction)", atol=1e-8)
     ones = torch.ones(2, 1, 28, 28)
-    expect_close(_as_tensor(reconstruction_loss(0.5 * ones, ones), "loss").detach(), 0.25,
+    expect_close(as_tensor(reconstruction_loss(0.5 * ones, ones), "loss").detach(), 0.25,
                  "reconstruction_loss(0.5 everywhere, 1 everywhere)")
 
 
@@ -164,18 +141,18 @@ def test_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch.
 # --------------------------------------------------------------------------------------------
 
 
-def test_mlp_encoder(mlp_encoder: Callable[[int], nn.Module]) -> None:
+def check_mlp_encoder(mlp_encoder: Callable[[int], nn.Module]) -> None:
     """Shapes for two latent sizes, the 784-512-256-latent layer sizes, and a linear last layer."""
     torch.manual_seed(0)
     layout = "Flatten, Linear(784, 512), ReLU, Linear(512, 256), ReLU, Linear(256, latent_dim)"
     hint = "The encoder must start with nn.Flatten() so that 28x28 images become 784-long vectors."
     for latent_dim, batch in ((16, 5), (2, 3)):
-        encoder = _build(mlp_encoder, latent_dim, "mlp_encoder")
+        encoder = built_module(mlp_encoder, latent_dim, name="mlp_encoder")
         images = torch.rand(batch, 1, 28, 28)
-        codes = _call_module(encoder, images, f"mlp_encoder({latent_dim})", hint)
+        codes = call_module(encoder, images, f"mlp_encoder({latent_dim})", hint)
         expect_shape(codes, (batch, latent_dim), f"mlp_encoder({latent_dim}) applied to images [{batch}, 1, 28, 28]")
         _expect_same_size(encoder, ae.MLPEncoder(latent_dim), f"mlp_encoder({latent_dim})", layout)
-    encoder = _build(mlp_encoder, 16, "mlp_encoder")
+    encoder = built_module(mlp_encoder, 16, name="mlp_encoder")
     codes = encoder(torch.rand(64, 1, 28, 28))
     if (codes >= 0).all():
         raise CheckFailed("the codes are never negative: there must be no ReLU (or other activation) "
@@ -191,7 +168,7 @@ def test_mlp_encoder(mlp_encoder: Callable[[int], nn.Module]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_conv_decoder(conv_decoder: Callable[[int], nn.Module]) -> None:
+def check_conv_decoder(conv_decoder: Callable[[int], nn.Module]) -> None:
     """Shapes 7 -> 14 -> 28 with two stride-2 ConvTranspose2d, outputs in [0, 1], the prescribed size."""
     torch.manual_seed(0)
     layout = ("Linear(latent_dim, 64*7*7), ReLU, Unflatten to [64, 7, 7], Conv2d(64, 64, 3, padding=1), "
@@ -201,14 +178,14 @@ def test_conv_decoder(conv_decoder: Callable[[int], nn.Module]) -> None:
     hint = ("Sizes along the way: Linear -> 3136 numbers, Unflatten -> [N, 64, 7, 7], each "
             "ConvTranspose2d(kernel_size=4, stride=2, padding=1) doubles H and W: (H - 1)*2 - 2 + 4 = 2H.")
     for latent_dim, batch in ((16, 5), (2, 3)):
-        decoder = _build(conv_decoder, latent_dim, "conv_decoder")
+        decoder = built_module(conv_decoder, latent_dim, name="conv_decoder")
         z = torch.randn(batch, latent_dim)
-        images = _call_module(decoder, z, f"conv_decoder({latent_dim})", hint)
+        images = call_module(decoder, z, f"conv_decoder({latent_dim})", hint)
         if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[2:] != (28, 28):
             raise CheckFailed(f"conv_decoder({latent_dim}) makes images of size {tuple(images.shape[2:])}, "
                               f"expected (28, 28). {hint}")
         expect_shape(images, (batch, 1, 28, 28), f"conv_decoder({latent_dim}) applied to codes [{batch}, {latent_dim}]")
-    decoder = _build(conv_decoder, 16, "conv_decoder")
+    decoder = built_module(conv_decoder, 16, name="conv_decoder")
     transposed = [m for m in decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
     if len(transposed) != 2 or any(m.stride != (2, 2) for m in transposed):
         raise CheckFailed(f"the decoder should upsample with two ConvTranspose2d layers of stride 2 "
@@ -234,13 +211,13 @@ def test_conv_decoder(conv_decoder: Callable[[int], nn.Module]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_add_noise(add_noise: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
+def check_add_noise(add_noise: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
     """Per-pixel N(0, std^2) noise, clamped to [0, 1], input untouched, std = 0 changes nothing."""
     torch.manual_seed(0)
     grey = torch.full((64, 1, 28, 28), 0.5)
     kept = grey.clone()
     noisy = add_noise(grey, 0.1)
-    noisy = _as_tensor(noisy, "add_noise(images, 0.1)")
+    noisy = as_tensor(noisy, "add_noise(images, 0.1)")
     expect_shape(noisy, tuple(grey.shape), "add_noise(images [64, 1, 28, 28], 0.1)")
     if not torch.equal(grey, kept):
         raise CheckFailed("add_noise changed its input in place (e.g. images += ...); return a new tensor.")
@@ -265,12 +242,12 @@ def test_add_noise(add_noise: Callable[[torch.Tensor, float], torch.Tensor]) -> 
         raise CheckFailed(f"{tails:.1%} of the noise values lie beyond 2 std (a Gaussian has 4.6%): "
                           f"draw the noise from a normal distribution (torch.randn_like).")
     edges = torch.cat([torch.zeros(8, 1, 28, 28), torch.ones(8, 1, 28, 28)])
-    clipped = _as_tensor(add_noise(edges, 0.5), "add_noise(black and white images, 0.5)")
+    clipped = as_tensor(add_noise(edges, 0.5), "add_noise(black and white images, 0.5)")
     if clipped.min() < 0 or clipped.max() > 1:
         raise CheckFailed(f"noisy images must stay valid images: got values in [{float(clipped.min()):.3g}, "
                           f"{float(clipped.max()):.3g}]; clamp the result to [0, 1].")
     if float((clipped[:8] > 0).double().mean()) < 0.4:
         raise CheckFailed("black pixels almost never get brighter: add the noise before clamping, "
                           "and clamp to [0, 1] (not to [0, 0]).")
-    same = _as_tensor(add_noise(grey, 0.0), "add_noise(images, 0.0)")
+    same = as_tensor(add_noise(grey, 0.0), "add_noise(images, 0.0)")
     expect_close(same.detach(), grey, "add_noise(images, std=0) (no noise at all)", atol=1e-7)

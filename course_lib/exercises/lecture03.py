@@ -1,6 +1,6 @@
-"""The tests behind lecture 3's check cells (VAE and the ELBO).
+"""The checks behind lecture 3's check cells (VAE and the ELBO).
 
-Each ``test_*(student_fn)`` calls the student's function on small fixed inputs, compares it with
+Each ``check_*(student_fn)`` calls the student's function on small fixed inputs, compares it with
 the reference in :mod:`course_lib.vae` and raises :class:`course_lib.checks.CheckFailed` with
 specific feedback (a wrong sign, a missing 1/2, log-variance read as a standard deviation, a mean
 over pixels instead of a sum, ...).
@@ -24,7 +24,7 @@ def _inputs(seed: int = 0, n: int = 5, d: int = 3) -> tuple[torch.Tensor, torch.
     return mu, logvar
 
 
-def test_reparameterize(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+def check_reparameterize(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """Exercise 1: ``z = mu + exp(logvar / 2) * eps`` with fresh noise, differentiable in mu and logvar."""
     mu, logvar = _inputs(1, n=4, d=3)
     mu.requires_grad_(True)
@@ -77,7 +77,7 @@ def test_reparameterize(student: Callable[[torch.Tensor, torch.Tensor], torch.Te
         raise CheckFailed("two calls give the same z: draw new noise on every call (torch.randn_like(mu)).")
 
 
-def test_gaussian_kl(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+def check_gaussian_kl(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """Exercise 2: closed-form ``KL(N(mu, exp(logvar)) || N(0, I))`` per example, shape [N]."""
     mu, logvar = _inputs(2, n=6, d=4)
     got = student(mu, logvar)
@@ -103,22 +103,25 @@ def test_gaussian_kl(student: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
         raise CheckFailed("a KL divergence is never negative.")
 
 
-def test_negative_elbo(student: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
-    """Exercise 3: ``-ELBO`` averaged over the batch: sum over pixels, mean over images."""
+def check_negative_elbo(student: Callable[..., torch.Tensor]) -> None:
+    """Exercise 3: ``-(log p(x|z) - beta KL)`` averaged over the batch: sum over pixels, mean over images."""
     torch.manual_seed(0)
     model = vae.MLPVAE(latent_dim=4, hidden=32).double()
     g = torch.Generator().manual_seed(3)
     x = torch.rand(6, 1, 28, 28, generator=g, dtype=torch.float64)
+
+    def terms(m: nn.Module, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(5)
+        with torch.no_grad():
+            logits, mu, logvar = m(x, y)
+        return vae.bernoulli_log_likelihood(logits, x), vae.gaussian_kl(mu, logvar)
+
     torch.manual_seed(5)
     got = student(model, x)
     if not isinstance(got, torch.Tensor):
         raise CheckFailed(f"return a scalar tensor (so that .backward() works), got {type(got).__name__}.")
     expect_shape(got, (), "the loss (average over the batch)")
-    torch.manual_seed(5)
-    with torch.no_grad():
-        logits, mu, logvar = model(x)
-    rec = vae.bernoulli_log_likelihood(logits, x)
-    kl = vae.gaussian_kl(mu, logvar)
+    rec, kl = terms(model)
     expected = -(rec - kl).mean()
     g_val = float(got.detach())
     if math.isclose(g_val, float((rec - kl).mean()), rel_tol=1e-6):
@@ -137,9 +140,27 @@ def test_negative_elbo(student: Callable[[nn.Module, torch.Tensor], torch.Tensor
     if not got.requires_grad:
         raise CheckFailed("the loss has no gradient: compute it with torch operations from the model's outputs.")
     expect_close(got, expected, "the negative ELBO (nats per image)", atol=1e-6, rtol=1e-6)
+    for beta in (0.0, 4.0):
+        torch.manual_seed(5)
+        weighted = student(model, x, beta=beta)
+        if isinstance(weighted, torch.Tensor) and math.isclose(float(weighted.detach()), g_val, rel_tol=1e-9):
+            raise CheckFailed(f"with beta={beta:g} you return the same loss as with beta=1: multiply the KL by beta.")
+        expect_close(weighted, -(rec - beta * kl).mean(), f"the loss with beta={beta:g} (KL weighted by beta)",
+                     atol=1e-6, rtol=1e-6)
+    torch.manual_seed(0)
+    conditional = vae.ConditionalVAE(latent_dim=3, hidden=16).double()
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    rec_c, kl_c = terms(conditional, labels)
+    torch.manual_seed(5)
+    try:
+        got_c = student(conditional, x, labels)
+    except ValueError as error:
+        raise CheckFailed(f"for a conditional VAE, pass the labels on: model(x, y) ({error}).") from None
+    expect_close(got_c, -(rec_c - kl_c).mean(), "the negative ELBO of a conditional VAE, model(x, y)",
+                 atol=1e-6, rtol=1e-6)
 
 
-def test_iwae_bound(student: Callable[[nn.Module, torch.Tensor, int], torch.Tensor]) -> None:
+def check_iwae_bound(student: Callable[[nn.Module, torch.Tensor, int], torch.Tensor]) -> None:
     """Exercise 4: the importance-weighted bound per example, ``[N]``, stable with logsumexp."""
     torch.manual_seed(0)
     model = vae.MLPVAE(latent_dim=3, hidden=16).double()

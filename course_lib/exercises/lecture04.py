@@ -1,9 +1,11 @@
-"""The tests behind lecture 4's check cells (GANs: the minimax game).
+"""The checks behind lecture 4's check cells (GANs: the minimax game).
 
-Each ``test_*(student_fn)`` calls the student's function on small fixed inputs, compares it with
-the reference in :mod:`course_lib.gan` and raises :class:`course_lib.checks.CheckFailed` with
-specific feedback (a wrong sign, swapped labels, a missing ``detach``, a missing ``zero_grad``,
-an answer off by ``log 4``, ...).
+Each ``check_*(student_fn)`` calls the student's function on small fixed inputs, compares it with
+the reference in the toolkit (:mod:`course_lib.attacks`, :mod:`course_lib.losses.gan`,
+:mod:`course_lib.train.adversarial`) or in :mod:`course_lib.gan`, and raises
+:class:`course_lib.checks.CheckFailed` with specific feedback (a wrong sign, swapped labels,
+probabilities where logits belong, a missing ``detach``, a missing ``zero_grad``, an answer off by
+``log 4``, ...).
 """
 from __future__ import annotations
 
@@ -15,25 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import gan
-from ..checks import CheckFailed, expect_close, expect_shape
-
-
-def _close(a: object, b: torch.Tensor, atol: float = 1e-6) -> bool:
-    """Quietly: is ``a`` a tensor/number of ``b``'s shape and value?"""
-    try:
-        a_t = torch.as_tensor(a.detach() if isinstance(a, torch.Tensor) else a, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    b = b.detach().double()
-    return a_t.shape == b.shape and bool(torch.allclose(a_t, b, atol=atol, rtol=1e-5))
-
-
-def _scalar_tensor(value: object, what: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise CheckFailed(f"{what} should be a scalar tensor (so that .backward() works), got {type(value).__name__}.")
-    expect_shape(value, (), f"{what} (one number for the whole batch: average over it)")
-    return value
+from .. import attacks, gan
+from ..checks import CheckFailed, expect_close, expect_scalar_tensor, expect_shape
+from ..checks import matches as _close
+from ..losses.gan import discriminator_loss
+from ..nn.blocks import mlp
+from ..toys import GaussianMixture1D
 
 
 # --------------------------------------------------------------------------------------------
@@ -49,7 +38,7 @@ def _tiny_classifier() -> nn.Module:
     return model.eval()
 
 
-def test_fgsm(student: Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
+def check_fgsm(student: Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """Exercise 1: ``clamp(x + eps * sign(grad_x CE(model(x), y)), 0, 1)``."""
     model = _tiny_classifier()
     g = torch.Generator().manual_seed(1)
@@ -68,7 +57,7 @@ def test_fgsm(student: Callable[[nn.Module, torch.Tensor, torch.Tensor, float], 
     got = got.detach().double()
     xr = x.clone().requires_grad_(True)
     grad = torch.autograd.grad(F.cross_entropy(model(xr), y), xr)[0]
-    expected = gan.fgsm(model, x, y, eps).double()
+    expected = attacks.fgsm(model, x, y, eps).double()
     if _close(got, (x - eps * grad.sign()).clamp(0, 1)):
         raise CheckFailed("you stepped *down* the loss (x - eps * sign(grad)): that makes the classifier more "
                           "sure of the true class. To fool it, go up the loss: x + eps * sign(grad).")
@@ -87,25 +76,39 @@ def test_fgsm(student: Callable[[nn.Module, torch.Tensor, torch.Tensor, float], 
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 2: the discriminator's loss
+# Exercise 2: the discriminator's loss, from logits
 # --------------------------------------------------------------------------------------------
 
 
-def _d_outputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def _logits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's logits on 6 real and 4 fake images (D(x) = sigmoid(logit) between about 0.05 and 0.95)."""
     g = torch.Generator().manual_seed(seed)
-    d_real = (torch.rand(6, 1, generator=g, dtype=torch.float64) * 0.8 + 0.15)
-    d_fake = (torch.rand(4, 1, generator=g, dtype=torch.float64) * 0.8 + 0.05)
-    return d_real, d_fake
+    real = torch.rand(6, generator=g, dtype=torch.float64) * 5 - 2
+    fake = torch.rand(4, generator=g, dtype=torch.float64) * 5 - 3
+    return real, fake
 
 
-def test_discriminator_loss(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """Exercise 2: ``BCE(D(x), 1) + BCE(D(G(z)), 0)``, each a mean over its batch."""
-    d_real, d_fake = _d_outputs()
-    d_real.requires_grad_(True)
-    d_fake.requires_grad_(True)
-    got = _scalar_tensor(student(d_real, d_fake), "discriminator_loss(d_real, d_fake)")
-    log_r, log_1r = d_real.log().mean(), (1 - d_real).log().mean()
-    log_f, log_1f = d_fake.log().mean(), (1 - d_fake).log().mean()
+def _expect_logits_not_probabilities(call: Callable[[], object], what: str) -> object:
+    """Run ``call``; a complaint about values outside [0, 1] means probabilities were expected."""
+    try:
+        return call()
+    except (RuntimeError, ValueError) as error:
+        if "between 0 and 1" in str(error):
+            raise CheckFailed(f"{what} got D's logits (any real number) but treats them as probabilities: "
+                              f"F.binary_cross_entropy takes probabilities; use F.binary_cross_entropy_with_logits "
+                              f"(or F.logsigmoid) on the logits.") from None
+        raise
+
+
+def check_discriminator_loss(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Exercise 2: ``BCE(D(x), 1) + BCE(D(G(z)), 0)`` from D's logits, each a mean over its batch."""
+    real, fake = _logits()
+    real.requires_grad_(True)
+    fake.requires_grad_(True)
+    got = expect_scalar_tensor(_expect_logits_not_probabilities(lambda: student(real, fake), "discriminator_loss"),
+                               "discriminator_loss(real_logits, fake_logits)")
+    log_r, log_1r = F.logsigmoid(real).mean(), F.logsigmoid(-real).mean()      # log D(x), log(1 - D(x))
+    log_f, log_1f = F.logsigmoid(fake).mean(), F.logsigmoid(-fake).mean()
     expected = -(log_r + log_1f)
     if _close(got, -expected):
         raise CheckFailed("wrong sign: you return V = mean log D(x) + mean log(1 - D(G(z))), the quantity D "
@@ -119,21 +122,27 @@ def test_discriminator_loss(student: Callable[[torch.Tensor, torch.Tensor], torc
         raise CheckFailed("only the fake half is there: add BCE(D(x), 1) for the real images.")
     if _close(got, expected / 2):
         raise CheckFailed("you averaged the two BCE terms; the lecture's loss adds them: BCE(real) + BCE(fake).")
-    if _close(got, -(d_real.log().sum() + (1 - d_fake).log().sum())):
-        raise CheckFailed("you summed over the batch; average each term over its batch (as nn.BCELoss does).")
-    if _close(got, -(torch.cat([d_real.log(), (1 - d_fake).log()]).mean())):
+    if _close(got, -(F.logsigmoid(real).sum() + F.logsigmoid(-fake).sum())):
+        raise CheckFailed("you summed over the batch; average each term over its batch (as nn.BCEWithLogitsLoss does).")
+    if _close(got, -(torch.cat([F.logsigmoid(real), F.logsigmoid(-fake)]).mean())):
         raise CheckFailed("you averaged over real and fake samples together; with batches of different sizes "
                           "that weights them unequally. Average each term over its own batch, then add.")
-    expect_close(got, expected, "discriminator_loss(d_real, d_fake)", atol=1e-6)
+    expect_close(got, expected, "discriminator_loss(real_logits, fake_logits)", atol=1e-6)
     if not got.requires_grad:
         raise CheckFailed("the loss carries no gradient: compute it with torch operations (no .item(), no numpy).")
-    # D's outputs can be exactly 0 or 1 (a float32 sigmoid saturates beyond logits of about +-17).
-    edge = student(torch.tensor([[1.0], [0.7]]), torch.tensor([[1.0], [0.0]]))
-    if not torch.isfinite(torch.as_tensor(edge)).all():
-        raise CheckFailed("the loss is inf when D outputs exactly 1 for a fake (log(1 - 1) = -inf). Use "
-                          "F.binary_cross_entropy, which clamps each log at -100, instead of torch.log.")
-    flat = student(d_real.detach().reshape(-1), d_fake.detach().reshape(-1))
-    expect_close(flat, expected.detach(), "discriminator_loss on outputs of shape [N] instead of [N, 1]", atol=1e-6)
+    # Logits far from 0: a float32 sigmoid rounds to exactly 0 or 1 there, and log(0) = -inf.
+    wrong_way = student(torch.tensor([-200.0]), torch.tensor([200.0]))
+    value = float(torch.as_tensor(wrong_way).detach())
+    if not math.isfinite(value):
+        raise CheckFailed("the loss is inf for a D that is very sure and wrong (logits -200 for a real image, +200 "
+                          "for a fake): torch.log(torch.sigmoid(a)) underflows to log(0). Compute from the logits "
+                          "with F.binary_cross_entropy_with_logits (or F.logsigmoid), which is exact for any logit.")
+    if abs(value - 400.0) > 1e-3:
+        raise CheckFailed(f"for logits -200 (real) and +200 (fake) the loss is 200 + 200 = 400, you return {value:.4g}: "
+                          f"sigmoid followed by F.binary_cross_entropy clamps each log at -100. Compute from the "
+                          f"logits with F.binary_cross_entropy_with_logits.")
+    column = student(real.detach()[:, None], fake.detach()[:, None])
+    expect_close(column, expected.detach(), "discriminator_loss on logits of shape [N, 1] instead of [N]", atol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,14 +150,17 @@ def test_discriminator_loss(student: Callable[[torch.Tensor, torch.Tensor], torc
 # --------------------------------------------------------------------------------------------
 
 
-def test_generator_loss(student: Callable[[torch.Tensor, bool], torch.Tensor]) -> None:
-    """Exercise 3: non-saturating ``-mean log D(G(z))``, saturating ``mean log(1 - D(G(z)))``."""
-    _, d_fake = _d_outputs(1)
-    d_fake.requires_grad_(True)
-    non_sat_expected = -d_fake.log().mean()
-    sat_expected = (1 - d_fake).log().mean()
-    non_sat = _scalar_tensor(student(d_fake, False), "generator_loss(d_fake, saturating=False)")
-    sat = _scalar_tensor(student(d_fake, True), "generator_loss(d_fake, saturating=True)")
+def check_generator_loss(student: Callable[[torch.Tensor, bool], torch.Tensor]) -> None:
+    """Exercise 3: non-saturating ``-mean log D(G(z))``, saturating ``mean log(1 - D(G(z)))``, from logits."""
+    _, fake = _logits(1)
+    fake.requires_grad_(True)
+    log_d, log_1d = F.logsigmoid(fake), F.logsigmoid(-fake)
+    non_sat_expected = -log_d.mean()
+    sat_expected = log_1d.mean()
+    non_sat = expect_scalar_tensor(
+        _expect_logits_not_probabilities(lambda: student(fake, False), "generator_loss"),
+        "generator_loss(fake_logits, saturating=False)")
+    sat = expect_scalar_tensor(student(fake, True), "generator_loss(fake_logits, saturating=True)")
     if _close(non_sat, sat_expected) and _close(sat, non_sat_expected):
         raise CheckFailed("the two forms are swapped: saturating=True is mean log(1 - D(G(z))) (the minimax "
                           "value's own term), saturating=False is -mean log D(G(z)).")
@@ -158,32 +170,37 @@ def test_generator_loss(student: Callable[[torch.Tensor, bool], torch.Tensor]) -
     if _close(non_sat, -non_sat_expected):
         raise CheckFailed("non-saturating form: wrong sign. G wants D(G(z)) near 1, i.e. to *maximize* log D(G(z)); "
                           "the loss to minimize is -mean log D(G(z)) = BCE(D(G(z)), 1).")
-    if _close(non_sat, -(1 - d_fake).log().mean()):
+    if _close(non_sat, -log_1d.mean()):
         raise CheckFailed("non-saturating form: you used label 0 (BCE(D(G(z)), 0)); that is D's goal for fakes. "
                           "G wants its fakes called real: BCE(D(G(z)), 1).")
     if _close(non_sat, sat_expected):
         raise CheckFailed("saturating=False returned the saturating form mean log(1 - D(G(z))); the non-saturating "
                           "one is -mean log D(G(z)).")
-    if _close(non_sat, -d_fake.log().sum()):
+    if _close(non_sat, -log_d.sum()):
         raise CheckFailed("non-saturating form: you summed over the batch; take the mean.")
-    expect_close(non_sat, non_sat_expected, "generator_loss(d_fake, saturating=False)", atol=1e-6)
+    expect_close(non_sat, non_sat_expected, "generator_loss(fake_logits, saturating=False)", atol=1e-6)
     # saturating
     if _close(sat, -sat_expected):
         raise CheckFailed("saturating form: wrong sign. It is the value function's term mean log(1 - D(G(z))), "
                           "which G *minimizes* (you returned BCE(D(G(z)), 0), the quantity D minimizes).")
-    if _close(sat, d_fake.log().mean()):
+    if _close(sat, log_d.mean()):
         raise CheckFailed("saturating form: use log(1 - D(G(z))), not log D(G(z)).")
-    if _close(sat, (1 - d_fake).log().sum()):
+    if _close(sat, log_1d.sum()):
         raise CheckFailed("saturating form: you summed over the batch; take the mean.")
-    expect_close(sat, sat_expected, "generator_loss(d_fake, saturating=True)", atol=1e-6)
+    expect_close(sat, sat_expected, "generator_loss(fake_logits, saturating=True)", atol=1e-6)
     for value, name in ((non_sat, "non-saturating"), (sat, "saturating")):
         if not value.requires_grad:
             raise CheckFailed(f"the {name} loss carries no gradient: compute it with torch operations.")
+    far = float(torch.as_tensor(student(torch.tensor([-200.0]), False)).detach())
+    if not math.isfinite(far) or abs(far - 200.0) > 1e-3:
+        raise CheckFailed(f"for a fake that D rejects with logit -200 the non-saturating loss is 200, you return "
+                          f"{far:.4g}: compute it from the logit (F.binary_cross_entropy_with_logits), not through "
+                          f"torch.sigmoid, which rounds to 0 there.")
     # The behaviour that matters: the gradient at D's logit when D rejects the fake (D(G(z)) = 0.001).
     logit = torch.logit(torch.tensor([1e-3], dtype=torch.float64)).requires_grad_(True)
     grads = {}
     for flag in (False, True):
-        (grads[flag],) = torch.autograd.grad(student(torch.sigmoid(logit), flag), logit)
+        (grads[flag],) = torch.autograd.grad(student(logit, flag), logit)
     if abs(float(grads[False]) + 0.999) > 1e-3 or abs(float(grads[True]) + 0.001) > 1e-4:
         raise CheckFailed(f"at D(G(z)) = 0.001 the gradients at D's logit should be about -0.999 (non-saturating) "
                           f"and -0.001 (saturating); got {float(grads[False]):.4g} and {float(grads[True]):.4g}.")
@@ -196,8 +213,8 @@ def test_generator_loss(student: Callable[[torch.Tensor, bool], torch.Tensor]) -
 
 def _players(seed: int = 0) -> tuple[nn.Module, nn.Module, torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
-    generator = gan.mlp([3, 8, 5], out_activation="tanh").double()
-    discriminator = gan.mlp([5, 8, 1], out_activation="sigmoid").double()
+    generator = mlp([3, 8, 5], out_activation="tanh").double()
+    discriminator = mlp([5, 8, 1]).double()
     g = torch.Generator().manual_seed(seed + 1)
     real = torch.rand(6, 5, generator=g, dtype=torch.float64) * 2 - 1
     z = torch.randn(6, 3, generator=g, dtype=torch.float64)
@@ -218,7 +235,7 @@ def _same_update(a: list[torch.Tensor], b: list[torch.Tensor], scale: float = 1.
     return all(torch.allclose(x, scale * y, atol=1e-9, rtol=1e-6) for x, y in zip(a, b))
 
 
-def test_discriminator_step(student: Callable[..., float]) -> None:
+def check_discriminator_step(student: Callable[..., float]) -> None:
     """Exercise 4: fakes detached, zero_grad, D's loss, backward, step; return ``loss.item()``."""
     lr = 0.1
     generator, discriminator, real, z = _players()
@@ -228,7 +245,7 @@ def test_discriminator_step(student: Callable[..., float]) -> None:
     d_before = [p.detach().clone() for p in discriminator.parameters()]
     g_before = [p.detach().clone() for p in generator.parameters()]
     with torch.no_grad():
-        loss_before = float(gan.discriminator_loss(discriminator(real), discriminator(generator(z))))
+        loss_before = float(discriminator_loss(discriminator(real), discriminator(generator(z))))
 
     returned = student(discriminator, generator, real, z, optimizer)
 
@@ -244,10 +261,10 @@ def test_discriminator_step(student: Callable[..., float]) -> None:
         raise CheckFailed("D's weights did not change: call d_optimizer.step() after loss.backward().")
 
     def correct(d, g, x, zz):
-        return gan.discriminator_loss(d(x), d(g(zz).detach()))
+        return discriminator_loss(d(x), d(g(zz).detach()))
 
     def swapped(d, g, x, zz):
-        return gan.discriminator_loss(d(g(zz).detach()), d(x))
+        return discriminator_loss(d(g(zz).detach()), d(x))
 
     expected = _reference_update(correct, lr)
     stale = [torch.full_like(u, -lr * 0.5) for u in update]
@@ -258,10 +275,10 @@ def test_discriminator_step(student: Callable[..., float]) -> None:
         raise CheckFailed("D moved *up* its loss: minimize the discriminator loss (check the sign of the loss).")
     if _same_update(update, _reference_update(swapped, lr)):
         raise CheckFailed("the labels are swapped: pass D(real) as the real outputs and D(fake) as the fake ones.")
-    if _same_update(update, _reference_update(lambda d, g, x, zz: F.binary_cross_entropy(
+    if _same_update(update, _reference_update(lambda d, g, x, zz: F.binary_cross_entropy_with_logits(
             d(x), torch.ones(len(x), 1, dtype=x.dtype)), lr)):
         raise CheckFailed("D only learned from the real images: add the fakes' term (label 0).")
-    if _same_update(update, _reference_update(lambda d, g, x, zz: F.binary_cross_entropy(
+    if _same_update(update, _reference_update(lambda d, g, x, zz: F.binary_cross_entropy_with_logits(
             d(g(zz)), torch.zeros(len(zz), 1, dtype=zz.dtype)), lr)):
         raise CheckFailed("D only learned from the fakes: add the real images' term (label 1).")
     if not _same_update(update, expected):
@@ -280,7 +297,7 @@ def test_discriminator_step(student: Callable[..., float]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_optimal_discriminator(student: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+def check_optimal_discriminator(student: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
     """Exercise 5: ``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` elementwise."""
     p_data = np.array([0.40, 0.10, 0.05, 0.30, 0.001, 0.2])
     p_g = np.array([0.10, 0.10, 0.45, 0.00, 0.300, 0.6])
@@ -315,10 +332,10 @@ def test_optimal_discriminator(student: Callable[[np.ndarray, np.ndarray], np.nd
 # --------------------------------------------------------------------------------------------
 
 
-def test_virtual_criterion_on_grid(student: Callable[[np.ndarray, np.ndarray, float], float]) -> None:
+def check_virtual_criterion_on_grid(student: Callable[[np.ndarray, np.ndarray, float], float]) -> None:
     """Exercise 6: ``C(G) = sum_x [p_data log D* + p_g log(1 - D*)] dx`` on a uniform grid."""
-    p = gan.GaussianMixture1D((-1.0, 1.0), (0.6, 0.5), (0.5, 0.5))
-    q = gan.GaussianMixture1D((0.5,), (1.0,))
+    p = GaussianMixture1D((-1.0, 1.0), (0.6, 0.5), (0.5, 0.5))
+    q = GaussianMixture1D((0.5,), (1.0,))
     x = np.linspace(-9, 9, 9001)
     dx = float(x[1] - x[0])
     pd, pg = p.pdf(x), q.pdf(x)

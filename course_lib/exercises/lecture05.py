@@ -1,7 +1,7 @@
-"""The tests behind lecture 5's check cells (DCGAN).
+"""The checks behind lecture 5's check cells (DCGAN).
 
-Each ``test_*(student_fn)`` builds what the student's function returns on small fixed inputs,
-compares it with the guideline or with the reference in :mod:`course_lib.dcgan`, and raises
+Each ``check_*(student_fn)`` builds what the student's function returns on small fixed inputs,
+compares it with the guideline or with the reference in the toolkit, and raises
 :class:`course_lib.checks.CheckFailed` with specific feedback: a pooling layer, the default
 LeakyReLU slope, batch norm in the wrong place, a variance passed as a standard deviation, a
 moving average with its weights swapped, a linear path sold as a spherical one, ...
@@ -16,28 +16,12 @@ import torch
 from torch import nn
 
 from .. import dcgan
-from ..checks import CheckFailed, expect_close, expect_equal, expect_shape
+from ..checks import CheckFailed, as_tensor, built_module, expect_close, expect_equal, expect_shape
+from ..checks import first_index as _first
+from ..checks import leaf_modules as _leaves
+from ..latent import slerp as reference_slerp
 
 _POOLING = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d)
-
-
-def _leaves(module: nn.Module) -> list[nn.Module]:
-    return [m for m in module.modules() if not list(m.children())]
-
-
-def _built(student_fn: Callable[..., object], *args: object, **kwargs: object) -> nn.Module:
-    module = student_fn(*args, **kwargs)
-    call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    if module is None:
-        raise CheckFailed(f"your function returned None for ({call}): return the block, e.g. nn.Sequential(...).")
-    if not isinstance(module, nn.Module):
-        raise CheckFailed(f"your function returned a {type(module).__name__} for ({call}); return an nn.Module "
-                          f"such as nn.Sequential(layer, layer, ...).")
-    return module
-
-
-def _first(layers: list[nn.Module], kind: type | tuple[type, ...]) -> int:
-    return next((i for i, m in enumerate(layers) if isinstance(m, kind)), -1)
 
 
 def _expect_geometry(conv: nn.Module, what: str) -> None:
@@ -50,14 +34,14 @@ def _expect_geometry(conv: nn.Module, what: str) -> None:
 
 # ---------------------------------------------------------------- Exercise 1: generator block
 
-def test_generator_block(student_fn: Callable[[int, int], nn.Module]) -> None:
+def check_generator_block(student_fn: Callable[[int, int], nn.Module]) -> None:
     """Exercise 1: ``ConvTranspose2d(in, out, 4, 2, 1)`` -> ``BatchNorm2d(out)`` -> ``ReLU``, doubling H and W."""
-    block = _built(student_fn, 8, 4)
+    block = built_module(student_fn, 8, 4)
     layers = _leaves(block)
     i_conv = _first(layers, nn.ConvTranspose2d)
     if i_conv < 0:
         if _first(layers, nn.Upsample) >= 0:
-            raise CheckFailed("that is a resize-convolution (Upsample + Conv2d), the remedy of section 3; the DCGAN "
+            raise CheckFailed("that is a resize-convolution (Upsample + Conv2d), the remedy of section 2; the DCGAN "
                               "block upsamples with a learned nn.ConvTranspose2d.")
         raise CheckFailed("the block has no nn.ConvTranspose2d: the DCGAN generator upsamples with strided "
                           "transposed convolutions.")
@@ -90,7 +74,7 @@ def test_generator_block(student_fn: Callable[[int, int], nn.Module]) -> None:
     expect_shape(out, (2, 4, 14, 14), "generator_block(8, 4) applied to a [2, 8, 7, 7] map")
     if float(out.min()) < 0:
         raise CheckFailed("the block's output has negative values: the ReLU must be the last layer.")
-    other = _built(student_fn, 16, 8)
+    other = built_module(student_fn, 16, 8)
     convs = [m for m in _leaves(other) if isinstance(m, nn.ConvTranspose2d)]
     if not convs or (convs[0].in_channels, convs[0].out_channels) != (16, 8):
         raise CheckFailed("generator_block(16, 8) does not build a 16 -> 8 channel block: use the arguments "
@@ -101,9 +85,9 @@ def test_generator_block(student_fn: Callable[[int, int], nn.Module]) -> None:
 
 # ---------------------------------------------------------------- Exercise 2: discriminator block
 
-def test_discriminator_block(student_fn: Callable[..., nn.Module]) -> None:
+def check_discriminator_block(student_fn: Callable[..., nn.Module]) -> None:
     """Exercise 2: ``Conv2d(in, out, 4, 2, 1)`` -> [``BatchNorm2d``] -> ``LeakyReLU(0.2)``, halving H and W."""
-    block = _built(student_fn, 4, 8, batch_norm=True)
+    block = built_module(student_fn, 4, 8, batch_norm=True)
     layers = _leaves(block)
     if _first(layers, _POOLING) >= 0:
         raise CheckFailed("no pooling in a DCGAN: the discriminator downsamples with strided convolutions "
@@ -144,7 +128,7 @@ def test_discriminator_block(student_fn: Callable[..., nn.Module]) -> None:
             raise CheckFailed("the output has no negative values: a LeakyReLU passes negative inputs scaled by 0.2.")
         expect_shape(block(torch.randn(2, 4, 7, 7)), (2, 8, 3, 3),
                      "discriminator_block(4, 8) applied to a 7x7 map (7 -> 3 with kernel 4, stride 2, padding 1)")
-    first = _built(student_fn, 1, 8, batch_norm=False)
+    first = built_module(student_fn, 1, 8, batch_norm=False)
     if _first(_leaves(first), (nn.BatchNorm2d, nn.BatchNorm1d)) >= 0:
         raise CheckFailed("with batch_norm=False there must be no batch norm: the first block sees the images "
                           "themselves, and the DCGAN puts no batch norm at the discriminator's input.")
@@ -163,7 +147,7 @@ def _reset_to_pytorch_defaults(model: nn.Module) -> None:
             module.reset_parameters()
 
 
-def test_init_weights(student_fn: Callable[[nn.Module], None]) -> None:
+def check_init_weights(student_fn: Callable[[nn.Module], None]) -> None:
     """Exercise 3: conv and transposed-conv weights ~ N(0, 0.02), biases 0; batch norm scale ~ N(1, 0.02), shift 0."""
     torch.manual_seed(0)
     models = [dcgan.DCGANGenerator(latent_dim=32, width=16), dcgan.DCGANDiscriminator(width=16)]
@@ -211,7 +195,7 @@ def test_init_weights(student_fn: Callable[[nn.Module], None]) -> None:
 
 # ---------------------------------------------------------------- Exercise 4: moving average of weights
 
-def test_ema_update(student_fn: Callable[[nn.Module, nn.Module, float], None]) -> None:
+def check_ema_update(student_fn: Callable[[nn.Module, nn.Module, float], None]) -> None:
     """Exercise 4: in place, under no_grad, ``ema = decay * ema + (1 - decay) * w`` for every parameter."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
@@ -260,12 +244,10 @@ def _vectors(seed: int, *shape: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _as_tensor(value: object, what: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise CheckFailed(f"{what} should be a tensor, got {type(value).__name__}.")
-    return value.detach().double()
+    return as_tensor(value, what).detach().double()
 
 
-def test_slerp(student_fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
+def check_slerp(student_fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """Exercise 5: spherical interpolation, per row for batches, with a linear fallback for parallel vectors."""
     z0, z1 = _vectors(0, 16)
     start = _as_tensor(student_fn(z0, z1, 0.0), "slerp(z0, z1, 0.0)")
@@ -288,12 +270,12 @@ def test_slerp(student_fn: Callable[[torch.Tensor, torch.Tensor, float], torch.T
         raise CheckFailed(f"for two vectors of the same norm {float(z0.norm()):.3f} the midpoint should keep it, "
                           f"yours has norm {float(half.norm()):.3f}.")
     for t in (0.25, 0.5, 0.8):
-        expect_close(_as_tensor(student_fn(z0, z1, t), f"slerp(z0, z1, {t})"), dcgan.slerp(z0, z1, t),
+        expect_close(_as_tensor(student_fn(z0, z1, t), f"slerp(z0, z1, {t})"), reference_slerp(z0, z1, t),
                      f"slerp(z0, z1, {t}) for two vectors of different norms", atol=1e-6)
     b0, b1 = _vectors(1, 5, 8)
     batch = _as_tensor(student_fn(b0, b1, 0.3), "slerp on batches [5, 8]")
     expect_shape(batch, (5, 8), "slerp on two batches of shape [5, 8]")
-    if not torch.allclose(batch, dcgan.slerp(b0, b1, 0.3), atol=1e-6):
+    if not torch.allclose(batch, reference_slerp(b0, b1, 0.3), atol=1e-6):
         raise CheckFailed("on batches [N, D] each row needs its own angle: sum the products over the last dimension "
                           "(dim=-1, keepdim=True), not over the whole tensor.")
     parallel = _as_tensor(student_fn(z0, 2.0 * z0, 0.5), "slerp(z, 2 z, 0.5)")

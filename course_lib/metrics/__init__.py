@@ -1,0 +1,9 @@
+"""Measuring models and samples, by topic.
+
+* :mod:`~course_lib.metrics.classifier`: the course classifier (logits and a 128-D ``features()`` embedding);
+* :mod:`~course_lib.metrics.judging`: confident share and class-histogram entropy of samples;
+* :mod:`~course_lib.metrics.neighbours`: nearest neighbours (holes in a latent space, copied training images);
+* :mod:`~course_lib.metrics.coverage`: modes of a known mixture covered by samples;
+* :mod:`~course_lib.metrics.probes`: k-NN accuracy and linear probes of a representation.
+"""
+from . import classifier, coverage, judging, neighbours, probes  # noqa: F401

@@ -1,0 +1,206 @@
+"""Checkpoints: one file format, written atomically, one policy for files that do not fit, resumable runs.
+
+A checkpoint holds named *parts* (models, optimizers, schedulers: anything with ``state_dict``),
+the ``step`` a run reached (epochs or optimizer steps, whatever the loop counts) and plain
+``extra`` values (a history, snapshots, a report)::
+
+    {"format": 1, "step": 12, "parts": {"model": {...}, "optimizer": {...}}, "extra": {"history": {...}}}
+
+* Writing goes to a temporary file that is renamed over the old one, so an interrupted save
+  never leaves a half-written checkpoint, and the previous one stays intact.
+* A file that cannot be read, or does not fit the parts (another architecture, other part
+  names, an older format), is moved aside to ``<name>.stale`` with a one-line note, and the run
+  starts from scratch: nothing is loaded halfway and nothing is deleted.
+* :class:`Run` is a training run with named parts: it restores them when it starts and saves
+  them when the loop says so. :func:`course_lib.train.fit` and every GAN loop of the course use it.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from ..config import REPO_ROOT, mode_name, setting
+
+FORMAT = 1
+
+
+class CheckpointError(OSError):
+    """Lecture 1. A checkpoint could not be written; the previous checkpoint (if any) is intact."""
+
+
+def checkpoint_dir() -> Path:
+    """Lecture 1. ``$COURSE_CHECKPOINT_DIR`` if set, else ``<repo>/checkpoints``."""
+    folder = setting("COURSE_CHECKPOINT_DIR")
+    return Path(folder).expanduser() if folder else REPO_ROOT / "checkpoints"
+
+
+def checkpoint_path(name: str) -> Path:
+    """Lecture 1. The file for run ``name`` in the current mode: quick and full runs never share a file."""
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\"):
+        raise ValueError(f"checkpoint name must be a plain file stem, got {name!r}")
+    return checkpoint_dir() / f"{name}-{mode_name()}.pt"
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Lecture 1. Write ``state`` with ``torch.save`` atomically: to a temporary file, then rename.
+
+    Raises :class:`CheckpointError` (and leaves the previous file as it was) when the folder
+    cannot be written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    except OSError as error:
+        raise CheckpointError(f"Cannot write the checkpoint {path} ({error.strerror or error}); the previous "
+                              f"checkpoint, if any, is intact. Point COURSE_CHECKPOINT_DIR at a writable "
+                              f"folder.") from None
+    try:
+        with os.fdopen(handle, "wb") as tmp:
+            torch.save(state, tmp)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)   # mkstemp makes the file private; a checkpoint is an ordinary file
+        os.replace(tmp_name, path)
+    except OSError as error:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise CheckpointError(f"Writing the checkpoint {path} failed ({error.strerror or error}); the previous "
+                              f"checkpoint, if any, is intact.") from None
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Lecture 1. Read a checkpoint file; ``FileNotFoundError`` or a ``RuntimeError`` that says what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as error:
+        raise RuntimeError(f"Checkpoint {path} cannot be read ({type(error).__name__}: {error}).") from None
+    if not isinstance(state, dict):
+        raise RuntimeError(f"Checkpoint {path} holds a {type(state).__name__}, not a checkpoint dict.")
+    return state
+
+
+def move_aside(path: str | Path, reason: str) -> Path:
+    """Lecture 1. Rename a checkpoint that cannot be used to ``<name>.stale`` and say so in one line."""
+    path = Path(path)
+    stale = path.with_name(path.name + ".stale")
+    try:
+        path.replace(stale)
+    except OSError as error:   # a read-only folder: leave the file, ignore it
+        print(f"The checkpoint {path} {reason}; it cannot be moved aside ({error.strerror or error}), "
+              f"so it is ignored and training starts from scratch.")
+        return path
+    print(f"The checkpoint {path.name} {reason}; moved to {stale.name}, training from scratch.")
+    return stale
+
+
+def save_parts(path: str | Path, step: int, parts: Mapping[str, Any], **extra: Any) -> None:
+    """Lecture 1. Save every part's ``state_dict()``, the ``step`` reached and ``extra`` plain values, atomically."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    missing = [name for name, part in parts.items() if not hasattr(part, "state_dict")]
+    if missing:
+        raise TypeError(f"these parts have no state_dict(): {missing}")
+    save_checkpoint(path, {"format": FORMAT, "step": step,
+                           "parts": {name: part.state_dict() for name, part in parts.items()},
+                           "extra": dict(extra)})
+
+
+def _misfit(saved: Mapping[str, Any], parts: Mapping[str, Any]) -> str | None:
+    """Why the saved state dicts do not fit ``parts`` (checked before anything is loaded), or None."""
+    if set(saved) != set(parts):
+        return f"holds the parts {sorted(saved)}, this run has {sorted(parts)}"
+    for name, part in parts.items():
+        if isinstance(part, nn.Module):
+            have, want = saved[name], part.state_dict()
+            if not isinstance(have, Mapping) or have.keys() != want.keys():
+                return f"has another architecture for {name!r}"
+            wrong = [k for k in want if getattr(have[k], "shape", None) != want[k].shape]
+            if wrong:
+                return f"has other shapes for {name!r} ({wrong[0]}: {tuple(have[wrong[0]].shape)} " \
+                       f"instead of {tuple(want[wrong[0]].shape)})"
+    return None
+
+
+def load_parts(path: str | Path, parts: Mapping[str, Any],
+               map_location: str | torch.device = "cpu") -> tuple[int, dict[str, Any]] | None:
+    """Lecture 1. Load a checkpoint of :func:`save_parts` into ``parts``; return ``(step, extra)``.
+
+    ``None`` when there is no file, or when the file was moved aside (unreadable, another
+    format, parts that do not fit). Nothing is changed then: every part is checked before any
+    is loaded, and if a load still fails halfway, all parts get their previous state back.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as error:   # truncated, not a torch file, unpickling fails
+        move_aside(path, f"cannot be read ({type(error).__name__})")
+        return None
+    if not isinstance(state, Mapping):
+        move_aside(path, "is not a checkpoint of this course")
+        return None
+    if state.get("format") != FORMAT or not isinstance(state.get("parts"), Mapping):
+        move_aside(path, "was written in another format")
+        return None
+    reason = _misfit(state["parts"], parts)
+    if reason is not None:
+        move_aside(path, reason)
+        return None
+    before = {name: copy.deepcopy(part.state_dict()) for name, part in parts.items()}
+    try:
+        for name, part in parts.items():
+            part.load_state_dict(state["parts"][name])
+        step, extra = int(state["step"]), dict(state.get("extra") or {})
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        for name, part in parts.items():
+            part.load_state_dict(before[name])
+        move_aside(path, f"does not fit this run ({type(error).__name__})")
+        return None
+    return step, extra
+
+
+class Run:
+    """Lecture 4. A training run with named parts that survives interruptions.
+
+    ``Run(name, {"G": G, "D": D, "opt_g": opt_g, ...})`` restores the parts from the run's
+    checkpoint (see :func:`checkpoint_path`) when one fits, and says so in one line; then
+    ``run.step`` is the step (or epoch, as ``unit`` says) reached and ``run.extra`` the plain values
+    saved with it (``{}`` and ``0`` for a fresh run). The loop calls ``run.save(step, history=...)``
+    as often as it likes; every save is atomic. ``name`` may also be a path.
+    """
+
+    def __init__(self, name: str | Path, parts: Mapping[str, Any], *, unit: str = "step",
+                 map_location: str | torch.device = "cpu", verbose: bool = True) -> None:
+        if not parts:
+            raise ValueError("a Run needs at least one part (a model, an optimizer, ...)")
+        missing = [key for key, part in parts.items() if not hasattr(part, "state_dict")]
+        if missing:
+            raise TypeError(f"these parts have no state_dict()/load_state_dict(): {missing}")
+        self.path = Path(name) if isinstance(name, Path) or "/" in str(name) else checkpoint_path(str(name))
+        self.parts = dict(parts)
+        self.unit = unit
+        restored = load_parts(self.path, self.parts, map_location)
+        self.step, self.extra = restored if restored is not None else (0, {})
+        self.resumed = restored is not None
+        if self.resumed and verbose:
+            print(f"Resumed from {self.path} after {self.step} {unit}{'s' if self.step != 1 else ''}.")
+
+    def save(self, step: int, **extra: Any) -> None:
+        """Save every part, ``step`` and ``extra`` (replacing what an earlier save stored)."""
+        save_parts(self.path, step, self.parts, **extra)
+        self.step, self.extra = step, dict(extra)
