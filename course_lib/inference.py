@@ -34,7 +34,8 @@ def in_batches(model: nn.Module, *inputs: torch.Tensor | None, fn: Callable[...,
     as ``None``, e.g. absent labels); each batch is moved to ``device`` (default: the model's).
     ``fn`` defaults to ``model`` itself; pass e.g. ``model.encode`` or a small lambda. Outputs
     may be tensors or tuples of tensors; they come back concatenated (on the CPU when
-    ``to_cpu``). ``model`` runs in eval mode under ``no_grad`` and gets its mode back afterwards.
+    ``to_cpu``). ``model`` runs in eval mode under ``no_grad``; afterwards every submodule has its
+    own train/eval flag back.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"in_batches needs the model (an nn.Module), got {type(model).__name__}")
@@ -50,7 +51,7 @@ def in_batches(model: nn.Module, *inputs: torch.Tensor | None, fn: Callable[...,
     check_int(batch_size, "batch_size", 1)
     device = torch.device(device) if device is not None else module_device(model)
     call = fn if fn is not None else model
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]   # a frozen sub-part stays frozen
     model.eval()
     try:
         outputs = []
@@ -61,7 +62,8 @@ def in_batches(model: nn.Module, *inputs: torch.Tensor | None, fn: Callable[...,
                 out = _to_cpu(out)
             outputs.append(out)
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
     return _gather(outputs)
 
 

@@ -26,8 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import module_device
 from .inference import in_batches
 from .nn.unet import DoubleConv
+from .validate import check_images
 from .validate import check_int as _check_int
 
 # --------------------------------------------------------------------------------------------
@@ -113,9 +115,7 @@ def gradient_footprint(net: nn.Module, size: int, in_channels: int = 1) -> tuple
     """
     _check_int(size, "size", 1)
     _check_int(in_channels, "in_channels", 1)
-    param = next(net.parameters(), None)
-    x = torch.zeros(1, in_channels, size, size, requires_grad=True,
-                    device=param.device if param is not None else None)
+    x = torch.zeros(1, in_channels, size, size, requires_grad=True, device=module_device(net))
     out = net(x)
     if out.dim() != 4:
         raise ValueError(f"net must map [N, C, H, W] to [N, C', H', W'], got output {tuple(out.shape)}")
@@ -163,16 +163,6 @@ def convolutionalize(linear: nn.Linear, in_channels: int, height: int, width: in
 # --------------------------------------------------------------------------------------------
 
 
-def _check_input(x: torch.Tensor, in_channels: int, who: str) -> None:
-    """Shape and dtype only (no values: this runs on every forward pass)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{who} takes a tensor, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != in_channels:
-        raise ValueError(f"{who} expects images [N, {in_channels}, H, W], got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{who} expects float images, got {x.dtype} (convert with .float() and scale to [0, 1])")
-
-
 class FCN(nn.Module):
     """Lecture 1. A small fully convolutional network: stride-8 encoder, 1x1 class head, one upsampling.
 
@@ -202,7 +192,7 @@ class FCN(nn.Module):
                 self.up.weight.copy_(bilinear_kernel(num_classes, 16))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, "FCN")
+        check_images(x, "the FCN's input", channels=self.in_channels)
         if min(x.shape[2:]) < 8:
             raise ValueError(f"FCN downsamples by 8 and needs H, W >= 8, got {tuple(x.shape[2:])}")
         coarse = self.head(self.encoder(x))

@@ -19,13 +19,15 @@ image, so the numbers are nats per image.
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import module_device
 from .frontend import why_no_widgets
 from .inference import in_batches
 from .train.recipes import train_on_tensors
@@ -451,18 +453,13 @@ def iwae_bound(model: VAE, x: torch.Tensor, k: int, y: torch.Tensor | None = Non
         return torch.logsumexp(log_w, dim=1) - math.log(k)
 
 
-class _Seeded:
-    """Within the block, torch's global generator is seeded (repeatable samples), and restored after."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def __enter__(self) -> None:
-        self.state = torch.random.get_rng_state()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.random.set_rng_state(self.state)
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Within the block torch's generators (the CPU's and ``device``'s) are seeded; restored after."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def evaluate_elbo(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
@@ -473,7 +470,7 @@ def evaluate_elbo(model: VAE, images: torch.Tensor, labels: torch.Tensor | None 
     """
     check_images(images, "images")
     labels = labels if model.conditional else None
-    with _Seeded(seed):
+    with _seeded(seed, module_device(model)):
         values = in_batches(model, images, labels, batch_size=batch_size,
                             fn=lambda x, y: torch.stack(elbo(model, x, y), dim=1))
     neg_elbo, rec, kl = (-values[:, 0]).mean(), (-values[:, 1]).mean(), values[:, 2].mean()
@@ -486,7 +483,7 @@ def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, labels: torch.Tensor
     check_images(images, "images")
     check_int(k, "k", 1)
     labels = labels if model.conditional else None
-    with _Seeded(seed):
+    with _seeded(seed, module_device(model)):
         bounds = in_batches(model, images, labels, batch_size=batch_size, fn=lambda x, y: iwae_bound(model, x, k, y))
     return float(-bounds.mean())
 

@@ -88,11 +88,12 @@ def check_images(x: object, name: str = "images", *, channels: int | Sequence[in
         hw = (size, size) if isinstance(size, int) else tuple(size)
         if tuple(x.shape[2:]) != hw:
             raise ValueError(f"{name} must be {hw[0]}x{hw[1]} images, got shape {tuple(x.shape)}")
+    if value_range is not None:
+        low, high = check_value_range(value_range)
     if x.numel() and (finite or value_range is not None):
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} contain NaN or infinite values")
     if x.numel() and value_range is not None:
-        low, high = check_value_range(value_range)
         tolerance = 1e-3 * (high - low)
         lo, hi = float(x.min()), float(x.max())
         if lo < low - tolerance or hi > high + tolerance:

@@ -4,8 +4,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from course_lib.config import SWITCHES  # noqa: E402
+
+# The unit tests use small tensors, for which one thread is faster than two (no start-up per op) and does
+# not slow to a crawl when another process shares the two cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

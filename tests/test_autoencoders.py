@@ -1,7 +1,9 @@
-"""Lecture 2's library (course_lib.autoencoders) and its exercise tests (course_lib.exercises.lecture02).
+"""Lecture 2's library (course_lib.autoencoders) and its exercise checks (course_lib.exercises.lecture02).
 
-Everything runs on small synthetic tensors: no dataset is needed.
+Everything runs on small synthetic tensors: no dataset is needed. Nearest neighbours and k-NN
+accuracy moved to the toolkit (course_lib.metrics): see tests/test_neighbours.py.
 """
+import inspect
 import math
 
 import pytest
@@ -12,6 +14,7 @@ from torch import nn
 from course_lib import autoencoders as ae
 from course_lib.checks import CheckFailed
 from course_lib.exercises import lecture02 as ex
+from course_lib.nn import count_parameters
 
 
 def _images(n=6, seed=0):
@@ -141,9 +144,16 @@ def test_encoders_have_an_out_dim_for_reuse():
 
 
 def test_parameter_counts_by_hand():
-    assert ae.count_parameters(ae.MLPEncoder(16)) == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 16 + 16
+    assert count_parameters(ae.MLPEncoder(16)) == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 16 + 16
     # ConvTranspose2d(64, 32, 4): 64*32*16 weights + 32 biases
-    assert ae.count_parameters(nn.ConvTranspose2d(64, 32, 4)) == 64 * 32 * 16 + 32
+    assert count_parameters(nn.ConvTranspose2d(64, 32, 4)) == 64 * 32 * 16 + 32
+    # the decoder of the exercise: Linear(16, 3136), Conv2d(64, 64, 3), ConvT(64, 32, 4), ConvT(32, 16, 4),
+    # Conv2d(16, 1, 3), three batch norms (weight and bias each)
+    assert count_parameters(ae.ConvDecoder(16)) == (16 * 3136 + 3136 + 64 * 64 * 9 + 64 + 64 * 32 * 16 + 32
+                                                    + 32 * 16 * 16 + 16 + 16 * 9 + 1 + 2 * (64 + 32 + 16))
+    frozen = ae.MLPEncoder(2, hidden=(4,))
+    frozen[1].weight.requires_grad_(False)
+    assert count_parameters(frozen) == 4 + 4 * 2 + 2      # only trainable numbers count
 
 
 def test_plugged_in_parts_are_used():
@@ -154,18 +164,32 @@ def test_plugged_in_parts_are_used():
     assert ae.MLPAutoencoder(3, encoder=encoder).encoder is encoder
 
 
+@pytest.mark.parametrize("bad", [torch.rand(2, 28, 28), torch.rand(2, 3, 28, 28), torch.rand(2, 1, 32, 32)])
+def test_encode_refuses_images_of_the_wrong_shape(bad):
+    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
+        ae.MLPAutoencoder(4, hidden=(8,)).encode(bad)
+
+
+def test_encode_checks_shapes_only_not_values():
+    # encode runs every training step: it must not read values back (no range or NaN check there)
+    torch.manual_seed(0)
+    model = ae.MLPAutoencoder(4, hidden=(8,))
+    assert torch.isnan(model.encode(torch.full((2, 1, 28, 28), float("nan")))).all()
+    assert model.encode(_images(2) * 255).shape == (2, 4)
+
+
 @pytest.mark.parametrize("bad,error,match", [
-    (torch.rand(2, 28, 28), ValueError, r"\[N, 1, 28, 28\]"),
-    (torch.rand(2, 3, 28, 28), ValueError, r"\[N, 1, 28, 28\]"),
-    (torch.rand(2, 1, 32, 32), ValueError, r"\[N, 1, 28, 28\]"),
+    (torch.rand(2, 28, 28), ValueError, r"\[N, C, H, W\]"),
+    (torch.rand(2, 3, 28, 28), ValueError, "1 channel"),
+    (torch.rand(2, 1, 32, 32), ValueError, "28x28"),
     ((torch.rand(2, 1, 28, 28) * 255).to(torch.uint8), TypeError, "divide by 255"),
     (torch.full((2, 1, 28, 28), float("nan")), ValueError, "NaN"),
     (torch.rand(0, 1, 28, 28), ValueError, "empty"),
     ("images", TypeError, "torch.Tensor"),
 ])
-def test_encode_refuses_bad_images(bad, error, match):
+def test_encode_all_refuses_bad_images(bad, error, match):
     with pytest.raises(error, match=match):
-        ae.MLPAutoencoder(4, hidden=(8,)).encode(bad)
+        ae.encode_all(ae.MLPAutoencoder(4, hidden=(8,)), bad)
 
 
 def test_decode_refuses_codes_of_the_wrong_size():
@@ -242,7 +266,7 @@ def test_loss_fn_corrupts_the_input_but_not_the_target():
     assert float(ae.autoencoder_loss_fn()(Spy(), (x, torch.zeros(2)))) == 0.0   # (images, labels) batches
 
 
-def test_train_autoencoder_learns_and_resumes(tmp_path, monkeypatch):
+def test_train_autoencoder_learns_and_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     torch.manual_seed(0)
     # 64 images built from 4 prototypes: easy to compress into 2 numbers. Predicting their mean
@@ -254,21 +278,88 @@ def test_train_autoencoder_learns_and_resumes(tmp_path, monkeypatch):
     history = ae.train_autoencoder(model, images, epochs=10, lr=5e-3, batch_size=4, checkpoint="tiny",
                                    evaluate=lambda m: {"mse": ae.reconstruction_mse(m, images)})
     after = ae.reconstruction_mse(model, images)
-    assert after < 0.5 * before and len(history["eval_mse"]) == 10
+    assert after < 0.5 * before and len(history["eval_mse"]) == 10 and len(history["loss"]) == 10 * 16
     assert history["eval_mse"][-1] == pytest.approx(after, rel=1e-5)
-    assert (tmp_path / "tiny-full.pt").is_file()
+    # the one checkpoint format of the course
+    state = torch.load(tmp_path / "tiny-full.pt", weights_only=False)
+    assert state["format"] == 1 and state["step"] == 10
+    assert set(state["parts"]) == {"model", "optimizer", "scheduler"}
+    assert state["parts"]["model"].keys() == model.state_dict().keys()
+    assert set(state["extra"]) == {"history"} and state["extra"]["history"]["eval_mse"] == history["eval_mse"]
+    assert not list(tmp_path.glob("*.stale"))
+    # a finished run is loaded, not retrained
+    capsys.readouterr()
     resumed = ae.MLPAutoencoder(2, hidden=(64,))
-    ae.train_autoencoder(resumed, images, epochs=10, lr=5e-3, batch_size=4, checkpoint="tiny")
-    assert ae.reconstruction_mse(resumed, images) == pytest.approx(after, rel=1e-5)
+    again = ae.train_autoencoder(resumed, images, epochs=10, lr=5e-3, batch_size=4, checkpoint="tiny")
+    assert "Resumed" in capsys.readouterr().out
+    assert again["loss"] == history["loss"]
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor), name
 
 
-def test_an_incompatible_checkpoint_is_moved_aside(tmp_path, monkeypatch, capsys):
+def test_train_autoencoder_default_learning_rate():
+    assert inspect.signature(ae.train_autoencoder).parameters["lr"].default == 3e-3
+
+
+def test_train_autoencoder_uses_the_given_loss_and_corruption():
+    calls = {"loss": 0, "corrupt": 0}
+
+    def loss(x_hat, x):
+        calls["loss"] += 1
+        return ae.reconstruction_loss(x_hat, x)
+
+    def corrupt(x):
+        calls["corrupt"] += 1
+        return x
+
+    torch.manual_seed(0)
+    history = ae.train_autoencoder(ae.MLPAutoencoder(2, hidden=(8,)), _images(12), epochs=2, batch_size=5,
+                                   loss=loss, corrupt=corrupt)
+    assert calls == {"loss": 6, "corrupt": 6} and len(history["loss"]) == 6   # 3 batches an epoch
+
+
+def _checkpoint_misfits(tmp_path):
+    """(what is written in place of a checkpoint, words of the one-line message)."""
+    model = ae.MLPAutoencoder(2, hidden=(16,))
+    return [
+        (lambda path: ae.train_autoencoder(model, _images(8), epochs=1, checkpoint="run"), "other shapes for 'model'"),
+        (lambda path: torch.save({"model": model.state_dict(), "epoch": 1}, path), "another format"),
+        (lambda path: path.write_bytes(b"not a checkpoint"), "cannot be read"),
+        (lambda path: torch.save([1, 2, 3], path), "not a checkpoint of this course"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_a_checkpoint_that_does_not_fit_is_moved_aside(tmp_path, monkeypatch, capsys, case):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    write, words = _checkpoint_misfits(tmp_path)[case]
+    path = tmp_path / "run-full.pt"
+    write(path)
+    original = path.read_bytes()
+    capsys.readouterr()
+    torch.manual_seed(0)
+    model = ae.MLPAutoencoder(2, hidden=(8,))
+    history = ae.train_autoencoder(model, _images(8), epochs=1, checkpoint="run")
+    out = capsys.readouterr().out
+    assert words in out and "run-full.pt.stale" in out and len(out.strip().splitlines()) == 1
+    assert (tmp_path / "run-full.pt.stale").read_bytes() == original          # kept, not deleted
+    assert torch.load(path, weights_only=False)["format"] == 1                # a fresh run was saved
+    assert len(history["epoch_loss"]) == 1                                     # ... after training
+
+
+def test_a_course_checkpoint_without_a_history_does_not_crash_training(tmp_path, monkeypatch, capsys):
+    # format 1 and parts that fit, but no "history" in extra (saved by another loop through Run.save):
+    # the run must either use it or move it aside, never fail with a KeyError.
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    torch.manual_seed(0)
     images = _images(8)
-    ae.train_autoencoder(ae.MLPAutoencoder(2, hidden=(16,)), images, epochs=1, checkpoint="run")
-    ae.train_autoencoder(ae.MLPAutoencoder(2, hidden=(8,)), images, epochs=1, checkpoint="run")
-    assert "does not fit this model" in capsys.readouterr().out
-    assert (tmp_path / "run-full.pt.stale").is_file() and (tmp_path / "run-full.pt").is_file()
+    ae.train_autoencoder(ae.MLPAutoencoder(2, hidden=(8,)), images, epochs=1, checkpoint="bare")
+    path = tmp_path / "bare-full.pt"
+    state = torch.load(path, weights_only=False)
+    state["extra"] = {}
+    torch.save(state, path)
+    history = ae.train_autoencoder(ae.MLPAutoencoder(2, hidden=(8,)), images, epochs=2, checkpoint="bare")
+    assert len(history["epoch_loss"]) in (1, 2)
 
 
 def test_train_autoencoder_refuses_bad_arguments():
@@ -306,30 +397,22 @@ def test_batched_helpers_match_a_single_pass():
         ae.encode_all(model, x, batch_size=0)
 
 
-def test_knn_accuracy_on_separated_and_on_mixed_clusters():
-    generator = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    labels = torch.arange(300) % 3
-    codes = centres[labels] + torch.randn(300, 2, generator=generator)
-    assert ae.knn_accuracy(codes[:200], labels[:200], codes[200:], labels[200:], k=5) == 1.0
-    shuffled = labels[torch.randperm(300, generator=generator)]   # labels unrelated to codes
-    assert ae.knn_accuracy(codes[:200], shuffled[:200], codes[200:], shuffled[200:], k=5) < 0.6
-    with pytest.raises(ValueError, match="k = 500"):
-        ae.knn_accuracy(codes[:200], labels[:200], codes[200:], labels[200:], k=500)
-    with pytest.raises(ValueError, match="labels"):
-        ae.knn_accuracy(codes[:200], labels[:100], codes[200:], labels[200:])
-    with pytest.raises(ValueError, match=r"\[N, 2\]"):
-        ae.knn_accuracy(codes[:200], labels[:200], torch.randn(5, 3), labels[:5])
-
-
-def test_pairwise_and_nearest_distances():
-    a = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
-    b = torch.tensor([[0.0, 0.0], [6.0, 8.0]])
-    assert torch.allclose(ae.pairwise_sq_distances(a, b), torch.tensor([[0.0, 100.0], [25.0, 25.0]]))
-    assert torch.allclose(ae.nearest_distances(a, b), torch.tensor([0.0, 5.0]))
-    assert torch.allclose(ae.nearest_distances(b, b, exclude_self=True), torch.tensor([10.0, 10.0]))
-    images = _images(3)
-    assert torch.allclose(ae.nearest_distances(images, images), torch.zeros(3), atol=1e-2)
+def test_batched_helpers_run_in_eval_mode_and_restore_the_mode():
+    torch.manual_seed(0)
+    model = ae.ConvAutoencoder(3, (4, 8))
+    x = _images(7)
+    model(x)                                   # one train-mode pass moves the batch-norm statistics
+    model.eval()
+    with torch.no_grad():
+        z, x_hat = model.encode(x), model(x)
+    model.train()
+    assert torch.allclose(ae.encode_all(model, x, batch_size=3), z, atol=1e-6)
+    assert torch.allclose(ae.reconstruct_all(model, x, batch_size=2), x_hat, atol=1e-6)
+    assert model.training
+    with torch.no_grad():
+        train_mode_codes = model.encode(x)
+    assert not torch.allclose(train_mode_codes, z, atol=1e-4)   # the two modes really differ here
+    assert not ae.encode_all(model, x).requires_grad
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,12 +467,29 @@ def test_figures_draw_and_refuse_bad_input():
 # --------------------------------------------------------------------------------------------
 
 
-def test_exercise_tests_accept_the_references():
-    ex.test_kl_divergence(ae.kl_divergence)
-    ex.test_reconstruction_loss(ae.reconstruction_loss)
-    ex.test_mlp_encoder(ae.MLPEncoder)
-    ex.test_conv_decoder(ae.ConvDecoder)
-    ex.test_add_noise(ae.add_noise)
+CHECKS = [(ex.check_kl_divergence, ae.kl_divergence), (ex.check_reconstruction_loss, ae.reconstruction_loss),
+          (ex.check_mlp_encoder, ae.MLPEncoder), (ex.check_conv_decoder, ae.ConvDecoder),
+          (ex.check_add_noise, ae.add_noise)]
+
+
+@pytest.mark.parametrize("check,reference", CHECKS, ids=[c.__name__ for c, _ in CHECKS])
+def test_exercise_checks_accept_the_references(check, reference):
+    check(reference)
+
+
+@pytest.mark.parametrize("check", [c for c, _ in CHECKS], ids=[c.__name__ for c, _ in CHECKS])
+def test_exercise_checks_pass_a_stub_through_as_not_done(check):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        check(stub)
+
+
+def test_every_lecture_2_check_is_tested():
+    public = {name for name in vars(ex) if name.startswith("check_")}
+    assert public == {c.__name__ for c, _ in CHECKS}
+    assert not [name for name in vars(ex) if name.startswith("test_")], "exercise checks are named check_*"
 
 
 def _kl_plain(p, q):
@@ -407,7 +507,7 @@ def _kl_plain(p, q):
 ])
 def test_kl_exercise_rejects_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ex.test_kl_divergence(wrong)
+        ex.check_kl_divergence(wrong)
 
 
 @pytest.mark.parametrize("wrong,message", [
@@ -421,7 +521,7 @@ def test_kl_exercise_rejects_mistakes(wrong, message):
 ])
 def test_reconstruction_loss_exercise_rejects_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ex.test_reconstruction_loss(wrong)
+        ex.check_reconstruction_loss(wrong)
 
 
 @pytest.mark.parametrize("wrong,message", [
@@ -434,7 +534,7 @@ def test_reconstruction_loss_exercise_rejects_mistakes(wrong, message):
 ])
 def test_mlp_encoder_exercise_rejects_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ex.test_mlp_encoder(wrong)
+        ex.check_mlp_encoder(wrong)
 
 
 def _decoder_without_sigmoid(d):
@@ -464,7 +564,7 @@ def _decoder_without_bias_before_bn(d):
 
 
 def test_conv_decoder_exercise_accepts_the_bias_free_variant():
-    ex.test_conv_decoder(_decoder_without_bias_before_bn)
+    ex.check_conv_decoder(_decoder_without_bias_before_bn)
 
 
 @pytest.mark.parametrize("wrong,message", [
@@ -476,7 +576,7 @@ def test_conv_decoder_exercise_accepts_the_bias_free_variant():
 ])
 def test_conv_decoder_exercise_rejects_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ex.test_conv_decoder(wrong)
+        ex.check_conv_decoder(wrong)
 
 
 def _noise_in_place(images, std):
@@ -496,4 +596,4 @@ def _noise_in_place(images, std):
 ])
 def test_add_noise_exercise_rejects_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ex.test_add_noise(wrong)
+        ex.check_add_noise(wrong)

@@ -1,4 +1,5 @@
-"""Data loading: checksums, stand-in, missing data, Fashion-MNIST and CIFAR-10 on files the tests write."""
+"""Data loading: checksums, stand-in, missing data, Fashion-MNIST and CIFAR-10 on files the tests write;
+the Batches iterator; the two pixel ranges."""
 import gzip
 import pickle
 from pathlib import Path
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import data
+from course_lib import data, viz
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -73,7 +74,7 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
         raise OSError("network unreachable")
     monkeypatch.setattr(data, "_download", no_network)
     with pytest.raises(data.DatasetNotFoundError, match="download failed.*network unreachable"):
-        data.load_cifar10("test", root=tmp_path)
+        data.load_dataset("cifar10", "test", root=tmp_path)
 
 
 def test_cifar10_loads_from_pickled_batches(tmp_path, monkeypatch):
@@ -92,12 +93,12 @@ def test_cifar10_loads_from_pickled_batches(tmp_path, monkeypatch):
             md5s[split][name] = data.md5sum(folder / name)
             expected.setdefault(split, []).append((pixels, labels))
     monkeypatch.setitem(data.DATASETS, "cifar10", data.DatasetFiles(spec.name, spec.folder, md5s, spec.classes, spec.fmt))
-    train = data.load_cifar10("train", root=tmp_path)
+    train = data.load_dataset("cifar10", "train", root=tmp_path)
     assert train.images.shape == (20, 3, 32, 32) and train.labels.shape == (20,)
     first = torch.from_numpy(expected["train"][0][0][0].reshape(3, 32, 32))
     assert torch.equal((train.images[0] * 255).round().to(torch.uint8), first)
     assert train.labels[:4].tolist() == expected["train"][0][1]
-    assert data.load_cifar10("test", root=tmp_path).images.shape == (4, 3, 32, 32)
+    assert data.load_dataset("cifar10", "test", root=tmp_path).images.shape == (4, 3, 32, 32)
 
 
 def test_mnist_standin_needs_the_switch_and_says_so(tmp_path, monkeypatch, capsys):
@@ -115,23 +116,49 @@ def test_mnist_standin_needs_the_switch_and_says_so(tmp_path, monkeypatch, capsy
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and "stand" in printed[0] and "COURSE_MNIST_STANDIN" in printed[0]
     # disjoint parts that together are exactly the official test split
-    as_rows = lambda s: {tuple((s.images[i, 0] * 255).round().int().flatten().tolist()) for i in range(len(s))}
+    def as_rows(s):
+        return {tuple((s.images[i, 0] * 255).round().int().flatten().tolist()) for i in range(len(s))}
+
     official = {tuple(a.flatten().tolist()) for a in arrays["test"][0].astype(int)}
     assert as_rows(train).isdisjoint(as_rows(test)) and as_rows(train) | as_rows(test) == official
     # deterministic
     assert torch.equal(data.load_mnist("train", root=tmp_path).labels, train.labels)
 
 
-@pytest.mark.skipif(not (SHARED_MNIST / "MNIST/raw/t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="the offline MNIST copy is not beside the repository")
-def test_real_mnist_test_split_verifies_and_loads(monkeypatch):
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
+def _offline_mnist(monkeypatch):
+    """Point the loader at the offline copy beside the repository, as CI does (skip without it)."""
+    if not (SHARED_MNIST / "MNIST/raw/t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the offline MNIST copy is not beside the repository (../shared/datasets)")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(SHARED_MNIST))
     monkeypatch.setenv("COURSE_MNIST_STANDIN", "1")
-    test = data.load_mnist("test", root=SHARED_MNIST)
-    train = data.load_mnist("train", root=SHARED_MNIST)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+
+def test_real_mnist_test_split_verifies_and_loads(monkeypatch):
+    _offline_mnist(monkeypatch)
+    assert data.data_root() == SHARED_MNIST.resolve()
+    test = data.load_mnist("test")
+    train = data.load_mnist("train")
     assert len(train) == data.STANDIN_TRAIN_SIZE and len(test) == 10_000 - data.STANDIN_TRAIN_SIZE
+    assert train.images.shape[1:] == (1, 28, 28) and train.images.dtype == torch.float32
     assert sorted(train.labels.unique().tolist()) == list(range(10))
     assert abs(float(train.images.mean()) - 0.13) < 0.01  # MNIST's well-known mean intensity
+    assert float(train.images.min()) == 0.0 and float(train.images.max()) == 1.0
+
+
+def test_data_root_follows_the_switch(monkeypatch, tmp_path):
+    assert data.data_root() == data.REPO_ROOT / "datasets"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert data.data_root() == tmp_path.resolve()
+
+
+def test_image_set_take_and_to():
+    images = data.ImageSet(torch.rand(5, 1, 2, 2), torch.arange(5), ("a",), "toy")
+    first = images.take(2)
+    assert len(first) == 2 and torch.equal(first.labels, torch.arange(2)) and first.name == "toy"
+    assert images.to("cpu").images.device.type == "cpu"
+    with pytest.raises(ValueError, match="n > 0"):
+        images.take(0)
 
 
 @pytest.mark.parametrize("name,split", [("imagenet", "train"), ("mnist", "validation")])
@@ -170,6 +197,56 @@ def test_batches_drop_last_and_no_shuffle():
     out = list(batches)
     assert len(batches) == 2 and [b.tolist() for b in out] == [list(range(10)), list(range(10, 20))]
     assert len(data.Batches(x, batch_size=5)) == 5
+    kept = [b.tolist() for b in data.Batches(x, batch_size=10, shuffle=False)]
+    assert kept[-1] == list(range(20, 25)) and len(kept) == 3
+
+
+def test_batches_keep_image_shapes():
+    images = torch.arange(6 * 2 * 3 * 3).float().view(6, 2, 3, 3)
+    labels = torch.arange(6)
+    for x, y in data.Batches(images, labels, batch_size=4, seed=1):
+        assert x.shape[1:] == (2, 3, 3)
+        assert torch.equal(x, images[y])            # rows gathered whole and paired with their labels
+
+
+def test_drop_last_with_fewer_examples_than_a_batch_is_an_error():
+    with pytest.raises(ValueError, match="drop_last=True with 5 examples and batch_size=8 gives no batch"):
+        data.Batches(torch.zeros(5), batch_size=8, drop_last=True)
+    assert len(data.Batches(torch.zeros(8), batch_size=8, drop_last=True)) == 1
+    assert len(data.Batches(torch.zeros(5), batch_size=8)) == 1      # without drop_last: one short batch
+
+
+def test_endless_batches_go_past_one_epoch_and_reshuffle():
+    y = torch.arange(10)
+    batches = data.Batches(y, batch_size=4, seed=0, endless=True)
+    assert len(batches) == 3                          # len() is still one pass
+    stream = iter(batches)
+    taken = [next(stream) for _ in range(3 * 4)]      # four passes
+    assert [len(b) for b in taken] == [4, 4, 2] * 4   # each pass ends with its short batch
+    passes = [torch.cat(taken[i:i + 3]) for i in range(0, 12, 3)]
+    for one_pass in passes:
+        assert sorted(one_pass.tolist()) == list(range(10))
+    assert len({tuple(p.tolist()) for p in passes}) > 1          # reshuffled after every pass
+    again = iter(data.Batches(y, batch_size=4, seed=0, endless=True))
+    assert all(torch.equal(next(again), b) for b in taken)       # and repeatable from the seed
+
+
+def test_finite_batches_stop_after_one_pass_and_endless_drop_last_drops_every_pass():
+    assert len(list(data.Batches(torch.arange(10), batch_size=4))) == 3
+    stream = iter(data.Batches(torch.arange(10), batch_size=4, drop_last=True, endless=True, shuffle=False))
+    assert [next(stream).tolist() for _ in range(4)] == [[0, 1, 2, 3], [4, 5, 6, 7]] * 2
+
+
+def test_gan_range_and_back():
+    x = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    assert torch.equal(data.to_gan_range(x), torch.tensor([-1.0, -0.5, 0.0, 1.0]))
+    images = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    # back to [0, 1] the way the library does it: viz.to_unit_range with the tanh range
+    assert torch.allclose(viz.to_unit_range(data.to_gan_range(images), (-1, 1)), images, atol=1e-7)
+    with pytest.raises(TypeError, match="floating-point"):
+        data.to_gan_range(torch.zeros(2, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        data.to_gan_range([0.0])
 
 
 @pytest.mark.parametrize("args,kwargs,error", [

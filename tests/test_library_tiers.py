@@ -69,6 +69,14 @@ def test_the_module_map_lists_every_module_and_the_tiers_are_disjoint():
         assert f"``{name}``" in doc or (name == "exercises" and "exercises.lectureNN" in doc), name
 
 
+def test_the_readme_shows_both_tiers_as_the_code_has_them():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The library", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z_]+)(?:/[A-Za-z_]*)?`(?:, `([a-z_]+)/?`)? \|", section, flags=re.M))
+    names = {name for pair in listed for name in pair if name}
+    assert names == set(course_lib.TOOLKIT) | set(LECTURES) | {"exercises"}, names ^ (set(course_lib.TOOLKIT) | set(LECTURES) | {"exercises"})
+
+
 @pytest.mark.parametrize("module", [m for m in _modules() if m.removeprefix("course_lib.") in LECTURES])
 def test_no_lecture_module_imports_another_lecture_module(module):
     own = module.removeprefix("course_lib.")

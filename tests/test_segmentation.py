@@ -1,4 +1,7 @@
-"""Unit tests of course_lib.segmentation (lecture 1) and of the tests behind its check cells."""
+"""Unit tests of course_lib.segmentation (lecture 1) and of the checks behind its check cells.
+
+The U-Net moved to the toolkit (course_lib.nn.unet): its tests are in tests/test_unet.py.
+"""
 from __future__ import annotations
 
 import math
@@ -11,16 +14,10 @@ from torch import nn
 from course_lib import segmentation as seg
 from course_lib.checks import CheckFailed
 from course_lib.exercises import lecture01 as ex
+from course_lib.nn.unet import pad_and_concat
+
 
 # ------------------------------------------------------------------ conv arithmetic
-
-
-@pytest.mark.parametrize("size,kernel,stride,padding,dilation",
-                         [(7, 3, 1, 0, 1), (8, 3, 2, 1, 1), (9, 4, 2, 1, 1), (10, 3, 1, 2, 2), (5, 5, 3, 2, 1)])
-def test_conv_output_size_matches_pytorch(size, kernel, stride, padding, dilation):
-    layer = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation)
-    actual = layer(torch.zeros(1, 1, size, size)).shape[-1]
-    assert seg.conv_output_size(size, kernel, stride, padding, dilation) == actual
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding,output_padding,dilation",
@@ -34,19 +31,18 @@ def test_transposed_conv_output_size_matches_pytorch(size, kernel, stride, paddi
 
 
 def test_transposed_conv_inverts_the_conv_size():
+    # a stride-2 conv maps two sizes to one; output_padding picks which one the transpose gives back
     for size in range(8, 14):
-        down = seg.conv_output_size(size, 3, stride=2, padding=1)
+        down = nn.Conv2d(1, 1, 3, stride=2, padding=1)(torch.zeros(1, 1, size, size)).shape[-1]
         output_padding = (size + 1) % 2
         assert seg.transposed_conv_output_size(down, 3, 2, 1, output_padding) == size
 
 
 def test_conv_arithmetic_rejects_bad_inputs():
     with pytest.raises(TypeError, match="size must be an int"):
-        seg.conv_output_size(7.0, 3)
+        seg.transposed_conv_output_size(7.0, 3)
     with pytest.raises(ValueError, match="stride must be >= 1"):
-        seg.conv_output_size(7, 3, stride=0)
-    with pytest.raises(ValueError, match="no output position fits"):
-        seg.conv_output_size(2, 5)
+        seg.transposed_conv_output_size(7, 3, stride=0)
     with pytest.raises(ValueError, match="output_padding"):
         seg.transposed_conv_output_size(4, 3, stride=2, output_padding=2)
     with pytest.raises(ValueError, match="crops everything"):
@@ -121,52 +117,16 @@ def test_convolutionalize_without_bias_and_bad_inputs():
 # ------------------------------------------------------------------ models
 
 
-@pytest.mark.parametrize("bilinear", [True, False])
-@pytest.mark.parametrize("size", [32, 37, 45])
-def test_unet_keeps_any_size(bilinear, size):
-    model = seg.UNet(3, 4, base=4, depth=3, bilinear=bilinear)
-    assert model(torch.rand(2, 3, size, size)).shape == (2, 4, size, size)
-
-
-def test_unet_upsampling_choice_changes_the_layers():
-    bilinear = seg.UNet(3, 4, base=4, bilinear=True)
-    transposed = seg.UNet(3, 4, base=4, bilinear=False)
-    assert isinstance(bilinear.ups[0].up, nn.Upsample)
-    assert isinstance(transposed.ups[0].up, nn.ConvTranspose2d)
-    assert seg.count_parameters(transposed) > seg.count_parameters(bilinear)
-
-
-def test_unet_uses_the_given_merge():
-    calls = []
-
-    def merge(upsampled, skip):
-        calls.append((tuple(upsampled.shape), tuple(skip.shape)))
-        return seg.pad_and_concat(upsampled, skip)
-
-    seg.UNet(3, 2, base=4, depth=2, merge=merge)(torch.rand(1, 3, 9, 9))
-    assert calls == [((1, 8, 4, 4), (1, 8, 4, 4)), ((1, 4, 8, 8), (1, 4, 9, 9))]
-
-
-def test_unet_rejects_bad_inputs():
-    model = seg.UNet(3, 4, base=4, depth=3)
-    with pytest.raises(ValueError, match=r"expects images \[N, 3, H, W\]"):
-        model(torch.rand(2, 1, 32, 32))
-    with pytest.raises(TypeError, match="float images"):
-        model(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
-    with pytest.raises(ValueError, match="needs H, W >= 8"):
-        model(torch.rand(1, 3, 6, 6))
-    with pytest.raises(ValueError, match="base must be >= 1"):
-        seg.UNet(3, 4, base=0)
-
-
 @pytest.mark.parametrize("upsample", ["bilinear", "transposed"])
 @pytest.mark.parametrize("size", [48, 37])
 def test_fcn_output_size(upsample, size):
+    torch.manual_seed(0)
     model = seg.FCN(3, 4, width=4, upsample=upsample)
     assert model(torch.rand(2, 3, size, size)).shape == (2, 4, size, size)
 
 
 def test_fcn_transposed_starts_as_bilinear_upsampling():
+    torch.manual_seed(0)
     model = seg.FCN(3, 2, width=4, upsample="transposed")
     coarse = torch.rand(1, 2, 6, 6)
     learned = model.up(coarse)
@@ -179,38 +139,66 @@ def test_fcn_rejects_bad_inputs():
         seg.FCN(3, 4, upsample="nearest")
     with pytest.raises(ValueError, match="needs H, W >= 8"):
         seg.FCN(3, 4, width=4)(torch.rand(1, 3, 4, 4))
-
-
-def test_pad_and_concat_splits_the_padding():
-    upsampled = torch.ones(1, 1, 4, 6)
-    skip = torch.zeros(1, 2, 7, 9)
-    out = seg.pad_and_concat(upsampled, skip)
-    assert out.shape == (1, 3, 7, 9)
-    rows = torch.nonzero(out[0, 2].sum(1)).flatten()
-    cols = torch.nonzero(out[0, 2].sum(0)).flatten()
-    assert (rows.min().item(), rows.max().item()) == (1, 4)   # 3 missing rows: 1 above, 2 below
-    assert (cols.min().item(), cols.max().item()) == (1, 6)
-    with pytest.raises(ValueError, match="larger than the skip map"):
-        seg.pad_and_concat(torch.ones(1, 1, 8, 8), torch.ones(1, 1, 7, 7))
-    with pytest.raises(ValueError, match="batch sizes differ"):
-        seg.pad_and_concat(torch.ones(2, 1, 8, 8), torch.ones(1, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"FCN's input must have 3 channel\(s\)"):
+        seg.FCN(3, 4, width=4)(torch.rand(1, 1, 16, 16))
+    with pytest.raises(TypeError, match="floating-point"):
+        seg.FCN(3, 4, width=4)(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="num_classes must be >= 1"):
+        seg.FCN(3, 0)
 
 
 # ------------------------------------------------------------------ loss and metrics
 
 
 def test_segmentation_loss_is_cross_entropy_and_validates():
-    logits = torch.randn(2, 3, 4, 5)
-    target = torch.randint(0, 3, (2, 4, 5))
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 4, 5, generator=g)
+    target = torch.randint(0, 3, (2, 4, 5), generator=g)
     assert torch.allclose(seg.segmentation_loss(logits, target), F.cross_entropy(logits, target))
+    weight = torch.tensor([1.0, 2.0, 0.5])
+    assert torch.allclose(seg.segmentation_loss(logits, target, weight), F.cross_entropy(logits, target, weight=weight))
     with pytest.raises(TypeError, match="int64"):
         seg.segmentation_loss(logits, target.float())
     with pytest.raises(ValueError, match="must be \\[N, H, W\\]"):
         seg.segmentation_loss(logits, target[:, :3])
-    with pytest.raises(ValueError, match="0..2"):
-        seg.segmentation_loss(logits, target + 1)
     with pytest.raises(ValueError, match="float tensor"):
         seg.segmentation_loss(logits[0], target)
+
+
+def test_segmentation_loss_leaves_the_target_range_to_cross_entropy():
+    # Values are not read back in the hot path; an out-of-range class still fails, inside F.cross_entropy.
+    logits, target = torch.zeros(1, 3, 2, 2), torch.full((1, 2, 2), 3)
+    with pytest.raises((IndexError, RuntimeError), match="out of bounds"):
+        seg.segmentation_loss(logits, target)
+
+
+class _BatchNormModel(nn.Module):
+    """Class scores that depend on the batch-norm mode (train: batch statistics, eval: running ones)."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(3)
+        with torch.no_grad():
+            self.norm.running_mean.fill_(0.5)
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+def test_predict_masks_uses_eval_mode_batches_and_restores_the_mode():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(7, 3, 5, 5, generator=g)
+    model = _BatchNormModel().train()
+    masks = seg.predict_masks(model, images, batch_size=3)
+    assert model.training, "predict_masks must give the model its train mode back"
+    assert masks.dtype == torch.int64 and masks.shape == (7, 5, 5) and masks.device.type == "cpu"
+    with torch.no_grad():
+        expected = model.eval()(images).argmax(dim=1)
+        in_train_mode = model.train()(images).argmax(dim=1)
+    assert torch.equal(masks, expected)
+    assert not torch.equal(masks, in_train_mode)       # the test can tell the two modes apart
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        seg.predict_masks(model, images[0])
 
 
 def test_confusion_and_scores_on_a_small_example():
@@ -219,8 +207,8 @@ def test_confusion_and_scores_on_a_small_example():
     confusion = seg.confusion_matrix(pred, target, 4)
     assert confusion.tolist() == [[2, 1, 0, 0], [0, 2, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
     assert seg.pixel_accuracy(pred, target) == pytest.approx(6 / 8)
-    iou = seg.iou_per_class(pred, target, 4)
-    dice = seg.dice_per_class(pred, target, 4)
+    iou = seg.iou_from_confusion(confusion)
+    dice = seg.dice_from_confusion(confusion)
     assert iou[:3].tolist() == pytest.approx([2 / 4, 2 / 3, 2 / 3])
     assert dice[:3].tolist() == pytest.approx([4 / 6, 4 / 5, 4 / 5])
     assert math.isnan(iou[3]) and math.isnan(dice[3])   # class 3 absent everywhere: 0/0
@@ -254,7 +242,7 @@ def test_evaluate_segmentation_with_a_perfect_model():
             score = self.scale * (x[:, :1] - 0.5)
             return torch.cat([-score, score], dim=1)
 
-    images = torch.rand(5, 3, 8, 8)
+    images = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     masks = (images[:, 0] > 0.5).long()
     model = Oracle().train()
     result = seg.evaluate_segmentation(model, images, masks, 2, batch_size=2)
@@ -264,13 +252,6 @@ def test_evaluate_segmentation_with_a_perfect_model():
     assert model.training, "evaluate_segmentation must restore the model's train mode"
     with pytest.raises(ValueError, match="must match"):
         seg.evaluate_segmentation(model, images[:4], masks, 2)
-
-
-def test_plot_metric_bars_validates():
-    fig = seg.plot_metric_bars({"a": [0.5, 0.7], "b": [0.6, 0.9]}, ["x", "y"])
-    assert len(fig.axes[0].patches) == 4
-    with pytest.raises(ValueError, match="2 values for 3 labels"):
-        seg.plot_metric_bars({"a": [0.5, 0.7]}, ["x", "y", "z"])
 
 
 # ------------------------------------------------------------------ the exercise tests
@@ -303,65 +284,125 @@ def _recall(confusion):
     return c.diag() / c.sum(1)
 
 
-EXERCISES = [
-    (ex.test_convolutionalize, seg.convolutionalize, _wrong_convolutionalize, "flatten"),
-    (ex.test_transposed_conv_output_size, seg.transposed_conv_output_size, _wrong_transposed_size,
+def _precision(confusion):
+    c = confusion.double()
+    return c.diag() / c.sum(0)
+
+
+def _forward_conv_size(size, kernel, stride=1, padding=0, output_padding=0, dilation=1):
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1   # the ordinary conv's formula
+
+
+def _no_final_one(size, kernel, stride=1, padding=0, output_padding=0, dilation=1):
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding
+
+
+def _padding_once(size, kernel, stride=1, padding=0, output_padding=0, dilation=1):
+    return (size - 1) * stride - padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _receptive_field_off_by_one(kernels, dilations, strides=None):
+    return seg.receptive_field(kernels, dilations, strides) - 1
+
+
+def _receptive_field_without_dilation(kernels, dilations, strides=None):
+    return seg.receptive_field(kernels, [1] * len(kernels), strides)
+
+
+def _padding_at_the_start(upsampled, skip):
+    dy, dx = skip.shape[2] - upsampled.shape[2], skip.shape[3] - upsampled.shape[3]
+    return torch.cat([skip, F.pad(upsampled, [dx, 0, dy, 0])], dim=1)
+
+
+def _convolutionalize_returns_the_linear(linear, channels, height, width):
+    return linear
+
+
+def _convolutionalize_wrong_kernel(linear, channels, height, width):
+    return nn.Conv2d(channels, linear.out_features, 1)
+
+
+def _convolutionalize_without_bias(linear, channels, height, width):
+    conv = seg.convolutionalize(linear, channels, height, width)
+    if conv.bias is not None:
+        with torch.no_grad():
+            conv.bias.zero_()
+    return conv
+
+
+EXERCISES = [  # (check, reference, typical mistake, what the message must say)
+    (ex.check_convolutionalize, seg.convolutionalize, _wrong_convolutionalize, "flatten lays out the map"),
+    (ex.check_convolutionalize, seg.convolutionalize, _convolutionalize_returns_the_linear, "expected an nn.Conv2d"),
+    (ex.check_convolutionalize, seg.convolutionalize, _convolutionalize_wrong_kernel, "the kernel size"),
+    (ex.check_convolutionalize, seg.convolutionalize, _convolutionalize_without_bias, "Copy the bias"),
+    (ex.check_transposed_conv_output_size, seg.transposed_conv_output_size, _wrong_transposed_size,
      "output_padding is missing"),
-    (ex.test_receptive_field, seg.receptive_field, _wrong_receptive_field, "strides are ignored"),
-    (ex.test_pad_and_concat, seg.pad_and_concat, _wrong_pad_and_concat, "diff // 2"),
-    (ex.test_iou_from_confusion, seg.iou_from_confusion, _recall, "recall"),
-    (ex.test_dice_from_confusion, seg.dice_from_confusion, seg.iou_from_confusion, "You computed the IoU"),
+    (ex.check_transposed_conv_output_size, seg.transposed_conv_output_size, _no_final_one, "final \\+ 1 is missing"),
+    (ex.check_transposed_conv_output_size, seg.transposed_conv_output_size, _padding_once, "2 \\* padding"),
+    (ex.check_transposed_conv_output_size, seg.transposed_conv_output_size, _forward_conv_size,
+     "ordinary \\(forward\\) Conv2d"),
+    (ex.check_receptive_field, seg.receptive_field, _wrong_receptive_field, "strides are ignored"),
+    (ex.check_receptive_field, seg.receptive_field, _receptive_field_off_by_one, "off by one"),
+    (ex.check_receptive_field, seg.receptive_field, _receptive_field_without_dilation, "dilations are ignored"),
+    (ex.check_pad_and_concat, pad_and_concat, _wrong_pad_and_concat, "diff // 2"),
+    (ex.check_pad_and_concat, pad_and_concat, _padding_at_the_start, "expected row 0, column 0"),
+    (ex.check_iou_from_confusion, seg.iou_from_confusion, _recall, "the recall"),
+    (ex.check_iou_from_confusion, seg.iou_from_confusion, _precision, "the precision"),
+    (ex.check_iou_from_confusion, seg.iou_from_confusion, seg.dice_from_confusion, "You computed the Dice"),
+    (ex.check_dice_from_confusion, seg.dice_from_confusion, seg.iou_from_confusion, "You computed the IoU"),
 ]
+CHECKS = list(dict.fromkeys(e[0] for e in EXERCISES))
 
 
-@pytest.mark.parametrize("test,reference,wrong,message", EXERCISES, ids=[e[0].__name__ for e in EXERCISES])
-def test_exercise_accepts_reference_and_rejects_wrong(test, reference, wrong, message):
-    test(reference)
+@pytest.mark.parametrize("check,reference,wrong,message", EXERCISES,
+                         ids=[f"{e[0].__name__}-{e[2].__name__}" for e in EXERCISES])
+def test_exercise_accepts_reference_and_rejects_wrong(check, reference, wrong, message):
+    check(reference)
     with pytest.raises(CheckFailed, match=message):
-        test(wrong)
+        check(wrong)
 
 
-@pytest.mark.parametrize("test", [e[0] for e in EXERCISES], ids=[e[0].__name__ for e in EXERCISES])
-def test_exercise_passes_a_stub_through_as_not_done(test):
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_exercise_passes_a_stub_through_as_not_done(check):
     def stub(*args, **kwargs):
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedError):
-        test(stub)
+        check(stub)
+
+
+def test_every_lecture_1_check_is_tested():
+    assert {c.__name__ for c in CHECKS} == set(ex.__all__)
+    assert not [name for name in vars(ex) if name.startswith("test_")], "exercise checks are named check_*"
 
 
 def test_score_exercises_demand_nan_for_absent_classes():
     def zero_for_absent(confusion):
         return torch.nan_to_num(seg.iou_from_confusion(confusion), nan=0.0)
 
+    def nan_for_class_0(confusion):
+        dice = seg.dice_from_confusion(confusion)
+        dice[0] = math.nan                               # class 0 is present in every test matrix
+        return dice
+
     with pytest.raises(CheckFailed, match="return NaN"):
-        ex.test_iou_from_confusion(zero_for_absent)
+        ex.check_iou_from_confusion(zero_for_absent)
+    with pytest.raises(CheckFailed, match="NaN for a class that is present"):
+        ex.check_dice_from_confusion(nan_for_class_0)
+    with pytest.raises(CheckFailed, match="should be a tensor"):
+        ex.check_iou_from_confusion(lambda confusion: seg.iou_from_confusion(confusion).tolist())
 
 
 def test_pad_exercise_names_the_concat_order():
     def skip_last(upsampled, skip):
-        return seg.pad_and_concat(upsampled, skip).roll(-skip.shape[1], dims=1)
+        return pad_and_concat(upsampled, skip).roll(-skip.shape[1], dims=1)
 
     with pytest.raises(CheckFailed, match="skip map comes last"):
-        ex.test_pad_and_concat(skip_last)
+        ex.check_pad_and_concat(skip_last)
+    with pytest.raises(CheckFailed, match="shape"):
+        ex.check_pad_and_concat(lambda upsampled, skip: skip)
 
 
-def test_with_cosine_lr_follows_the_optimizer_steps():
-    model = nn.Linear(2, 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0)
-    seen = []
-
-    def loss_fn(m, batch):
-        seen.append(optimizer.param_groups[0]["lr"])
-        return m(batch).pow(2).mean()
-
-    scheduled = seg.with_cosine_lr(loss_fn, optimizer, peak_lr=0.1, total_steps=4, final_fraction=0.0)
-    for _ in range(5):
-        loss = scheduled(model, torch.ones(3, 2))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert seen == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05,
-                                  0.1 * (1 + math.cos(3 * math.pi / 4)) / 2, 0.0])
-    with pytest.raises(ValueError, match="peak_lr"):
-        seg.with_cosine_lr(loss_fn, optimizer, peak_lr=0, total_steps=4)
+def test_size_exercises_accept_integer_valued_floats_and_tensors():
+    ex.check_transposed_conv_output_size(lambda *a, **k: float(seg.transposed_conv_output_size(*a, **k)))
+    ex.check_receptive_field(lambda *a: torch.tensor(seg.receptive_field(*a)))

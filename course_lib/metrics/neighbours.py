@@ -17,11 +17,19 @@ from ..validate import check_images, check_int, check_tensor, check_value_range,
 
 
 def pairwise_sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Lecture 2. Squared Euclidean distances (float64) ``[len(a), len(b)]`` between the rows of ``a [N, D]`` and ``b [M, D]``."""
+    """Lecture 2. Squared Euclidean distances (float64) ``[len(a), len(b)]`` between the rows of ``a [N, D]`` and ``b [M, D]``.
+
+    Computed as ``|a|^2 - 2 a.b + |b|^2`` (one matrix product); pairs that come out within rounding
+    of 0 are recomputed directly, so identical rows are at distance exactly 0.
+    """
     a, b = check_vectors(a, "a"), check_vectors(b, "b", a.shape[1])
     a, b = a.double(), b.double()
-    d = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)[None]
-    return d.clamp_min_(0)
+    norms_a, norms_b = (a * a).sum(1, keepdim=True), (b * b).sum(1)[None]
+    d = (norms_a - 2 * a @ b.T + norms_b).clamp_min_(0)
+    close_i, close_j = (d <= 1e-9 * (norms_a + norms_b)).nonzero(as_tuple=True)
+    if len(close_i):
+        d[close_i, close_j] = (a[close_i] - b[close_j]).pow(2).sum(1)
+    return d
 
 
 def nearest_neighbours(queries: torch.Tensor, references: torch.Tensor, k: int = 1, exclude_self: bool = False,
@@ -35,9 +43,12 @@ def nearest_neighbours(queries: torch.Tensor, references: torch.Tensor, k: int =
     check_tensor(queries, "queries", floating=True)
     check_tensor(references, "references", floating=True)
     check_int(k, "k", 1)
+    if queries.dim() == 0 or references.dim() == 0 or len(queries) == 0 or len(references) == 0:
+        raise ValueError(f"queries and references must be non-empty batches, got {tuple(queries.shape)} and "
+                         f"{tuple(references.shape)}")
     q = queries.detach().reshape(len(queries), -1).cpu()
     r = references.detach().reshape(len(references), -1).cpu()
-    if len(q) == 0 or len(r) == 0 or q.shape[1] != r.shape[1]:
+    if q.shape[1] != r.shape[1]:
         raise ValueError(f"queries and references must be non-empty with the same row size, got "
                          f"{tuple(queries.shape)} and {tuple(references.shape)}")
     if k > len(r):
@@ -46,7 +57,7 @@ def nearest_neighbours(queries: torch.Tensor, references: torch.Tensor, k: int =
     for start in range(0, len(q), batch_size):
         d = pairwise_sq_distances(q[start:start + batch_size], r)
         if exclude_self:
-            d = torch.where(d <= 1e-10, torch.full_like(d, float("inf")), d)
+            d = torch.where(d == 0, torch.full_like(d, float("inf")), d)
         best = d.topk(k, dim=1, largest=False)
         distances.append(best.values.sqrt().float())
         indices.append(best.indices)

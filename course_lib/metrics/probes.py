@@ -30,7 +30,7 @@ def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor, test_cod
     """Lecture 2. Test accuracy of a k-nearest-neighbour vote (Euclidean) in code space.
 
     Each test row ``[M, D]`` takes the most common label among its ``k`` nearest training rows
-    ``[N, D]`` (ties: the nearest one's label wins). Chance is 1 / (number of classes).
+    ``[N, D]``; a tie goes to the tied class with the nearest member. Chance is 1 / (number of classes).
     """
     train_codes, test_codes = check_vectors(train_codes, "train_codes"), check_vectors(test_codes, "test_codes")
     train_y = _labels_for(train_labels, len(train_codes), "train_labels")
@@ -38,8 +38,10 @@ def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor, test_cod
     check_int(k, "k", 1)
     _, neighbours = nearest_neighbours(test_codes, train_codes, k)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
-    votes = F.one_hot(train_y[neighbours], num_classes).sum(1).float()
-    votes += 1e-3 * F.one_hot(train_y[neighbours[:, 0]], num_classes)   # ties: the nearest wins
+    members = F.one_hot(train_y[neighbours], num_classes).double()          # [M, k, classes]
+    nearness = torch.arange(k, 0, -1, dtype=torch.float64)[None, :, None] / k  # 1 for the nearest, 1/k for the last
+    # one vote per neighbour; a tie goes to the class with the nearest member (a bonus below one vote)
+    votes = members.sum(1) + 1e-3 * (members * nearness).amax(1)
     return float((votes.argmax(1) == test_y).double().mean())
 
 

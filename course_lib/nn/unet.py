@@ -12,17 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_int
-
-
-def _check_input(x: torch.Tensor, in_channels: int, who: str) -> None:
-    """Shape and dtype only (no values: this runs on every forward pass)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{who} takes a tensor, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != in_channels:
-        raise ValueError(f"{who} expects images [N, {in_channels}, H, W], got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{who} expects float images, got {x.dtype} (convert with .float() and scale to [0, 1])")
+from ..validate import check_images, check_int
 
 
 class DoubleConv(nn.Module):
@@ -124,7 +114,7 @@ class UNet(nn.Module):
         self.outc = nn.Conv2d(widths[0], num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, "UNet")
+        check_images(x, "the UNet's input", channels=self.in_channels)
         if min(x.shape[2:]) < 2**self.depth:
             raise ValueError(f"a UNet of depth {self.depth} needs H, W >= {2**self.depth}, got {tuple(x.shape[2:])}")
         skips = [self.inc(x)]

@@ -104,7 +104,9 @@ def fit(model: torch.nn.Module,
             parts["scheduler"] = scheduler
         run = Run(Path(checkpoint), parts, unit="epoch", map_location=module_device(model), verbose=False)
         if run.resumed:
-            history, start_epoch = run.extra["history"], run.step
+            history, start_epoch = dict(run.extra.get("history") or {}), run.step
+            history.setdefault("loss", [])
+            history.setdefault("epoch_loss", [])
             print(f"Resumed '{desc}' from {checkpoint} after epoch {start_epoch}/{epochs}.")
 
     pending = _History(history, desc)
