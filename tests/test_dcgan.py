@@ -1,48 +1,22 @@
-"""Unit tests of course_lib.dcgan (lecture 5) and of the tests behind its check cells."""
+"""Unit tests of course_lib.dcgan (lecture 5) and of the checks behind its check cells (exercises.lecture05).
+
+The toolkit pieces lecture 5 uses have their own files: test_blocks.py (the DCGAN stages and init),
+test_ema.py (moving average, batch-norm recalibration), test_latent.py (lerp/slerp, attribute
+directions), test_probes.py (linear probes), test_schedules.py (the learning-rate schedule)."""
 import copy
 import math
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from torch import nn
 
-from course_lib import dcgan, gan
+from course_lib import dcgan, latent, train
 from course_lib.checks import CheckFailed
 from course_lib.exercises import lecture05 as ex
+from course_lib.nn import blocks
 
-
-# ---- building blocks and models ------------------------------------------------------------
-
-@pytest.mark.parametrize("upsample", ["transposed", "resize"])
-def test_generator_block_doubles_the_map(upsample):
-    block = dcgan.generator_block(8, 4, upsample)
-    with torch.no_grad():
-        out = block(torch.randn(2, 8, 7, 7))
-    assert out.shape == (2, 4, 14, 14) and float(out.min()) >= 0
-    kinds = [type(m) for m in block]
-    assert nn.BatchNorm2d in kinds and nn.ReLU in kinds
-    assert (nn.ConvTranspose2d in kinds) == (upsample == "transposed")
-
-
-def test_discriminator_block_halves_the_map_and_follows_the_guidelines():
-    block = dcgan.discriminator_block(4, 8)
-    assert block(torch.randn(2, 4, 14, 14)).shape == (2, 8, 7, 7)
-    assert block(torch.randn(2, 4, 7, 7)).shape == (2, 8, 3, 3)
-    leaky = [m for m in block if isinstance(m, nn.LeakyReLU)]
-    assert leaky and leaky[0].negative_slope == 0.2
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in dcgan.discriminator_block(1, 8, batch_norm=False))
-
-
-def test_blocks_reject_bad_arguments():
-    with pytest.raises(ValueError, match="in_channels"):
-        dcgan.generator_block(0, 4)
-    with pytest.raises(ValueError, match="upsample"):
-        dcgan.generator_block(4, 4, upsample="bilinear-ish")
-    with pytest.raises(TypeError, match="batch_norm"):
-        dcgan.discriminator_block(4, 4, batch_norm="yes")
-    with pytest.raises(ValueError, match="out_channels"):
-        dcgan.generator_output_layer(4, -1)
-
+# ---- the models ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("image_size", [28, 32])
 @pytest.mark.parametrize("upsample", ["transposed", "resize"])
@@ -62,6 +36,22 @@ def test_models_shapes_and_ranges(image_size, upsample):
     assert not any(isinstance(m, nn.BatchNorm2d) for m in d.blocks[0])
     assert not any(isinstance(m, nn.BatchNorm2d) for m in g.output)
     assert isinstance(list(g.output)[-1], nn.Tanh)
+    # D ends in a convolution: one logit per image, no sigmoid (the loss takes logits)
+    assert not any(isinstance(m, nn.Sigmoid) for m in d.modules()) and isinstance(d.head, nn.Conv2d)
+    assert d.head.kernel_size == ((3, 3) if image_size == 28 else (4, 4))
+
+
+def test_models_start_from_the_dcgan_initialization():
+    torch.manual_seed(0)
+    for model in (dcgan.DCGANGenerator(latent_dim=32, width=32), dcgan.DCGANDiscriminator(width=32)):
+        convs = torch.cat([m.weight.detach().flatten() for m in model.modules()
+                           if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+        assert abs(float(convs.std()) - blocks.INIT_STD) < 0.001
+        gamma = torch.cat([m.weight.detach() for m in model.modules() if isinstance(m, nn.BatchNorm2d)])
+        assert abs(float(gamma.mean()) - 1) < 0.01 and float(gamma.std()) > 0.01
+    g = dcgan.DCGANGenerator(latent_dim=7, width=4, channels=3, image_size=32)
+    assert (g.latent_dim, g.width, g.channels, g.image_size, g.upsample) == (7, 4, 3, 32, "transposed")
+    assert g(torch.randn(2, 7)).shape == (2, 3, 32, 32)
 
 
 def test_models_reject_bad_inputs():
@@ -78,7 +68,7 @@ def test_models_reject_bad_inputs():
     with pytest.raises(ValueError, match="width"):
         dcgan.DCGANDiscriminator(width=0)
     with pytest.raises(ValueError, match="custom block"):
-        dcgan.DCGANGenerator(upsample="resize", block=dcgan.generator_block)
+        dcgan.DCGANGenerator(upsample="resize", block=blocks.generator_block)
 
 
 def test_models_accept_custom_blocks():
@@ -86,28 +76,16 @@ def test_models_accept_custom_blocks():
 
     def g_block(a, b):
         calls.append((a, b))
-        return dcgan.generator_block(a, b)
+        return blocks.generator_block(a, b)
 
     def d_block(a, b, batch_norm=True):
         calls.append((a, b, batch_norm))
-        return dcgan.discriminator_block(a, b, batch_norm)
+        return blocks.discriminator_block(a, b, batch_norm)
 
     g = dcgan.DCGANGenerator(latent_dim=8, width=4, block=g_block)
     d = dcgan.DCGANDiscriminator(width=4, block=d_block)
     assert d(g(torch.randn(2, 8))).shape == (2,)
     assert calls == [(16, 8), (8, 4), (1, 4, False), (4, 8, True), (8, 16, True)]
-
-
-def test_init_weights_statistics():
-    torch.manual_seed(0)
-    g = dcgan.DCGANGenerator(latent_dim=32, width=32)
-    g.apply(dcgan.init_weights)
-    conv = torch.cat([m.weight.detach().flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
-    assert abs(float(conv.std()) - 0.02) < 0.001 and abs(float(conv.mean())) < 0.001
-    gamma = torch.cat([m.weight.detach() for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
-    assert abs(float(gamma.mean()) - 1) < 0.01 and 0.01 < float(gamma.std()) < 0.03
-    with pytest.raises(TypeError, match="nn.Module"):
-        dcgan.init_weights("not a module")
 
 
 def test_make_optimizers_uses_the_dcgan_settings():
@@ -122,58 +100,7 @@ def test_make_optimizers_uses_the_dcgan_settings():
         dcgan.make_optimizers(g, d, betas=(0.5, 1.5))
 
 
-# ---- training helpers ------------------------------------------------------------------------
-
-def test_ema_update_and_copy():
-    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
-    ema = dcgan.ema_copy(model)
-    assert all(not p.requires_grad for p in ema.parameters())
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(1.0)
-        model[1].running_mean.fill_(3.0)
-    before = [p.clone() for p in ema.parameters()]
-    dcgan.ema_update(ema, model, 0.75)
-    for b, p, e in zip(before, model.parameters(), ema.parameters()):
-        assert torch.allclose(e, 0.75 * b + 0.25 * p)
-    assert torch.equal(ema[1].running_mean, model[1].running_mean)
-    with pytest.raises(ValueError, match="decay"):
-        dcgan.ema_update(ema, model, 1.5)
-    with pytest.raises(ValueError, match="same architecture"):
-        dcgan.ema_update(ema, nn.Linear(2, 3), 0.5)
-
-
-def test_recalibrate_batchnorm_matches_batch_statistics():
-    torch.manual_seed(0)
-    g = dcgan.DCGANGenerator(latent_dim=8, width=4)
-    ema = dcgan.ema_copy(g)
-    with torch.no_grad():
-        for p in ema.parameters():
-            p.mul_(1.5)
-    dcgan.recalibrate_batchnorm(ema, batches=4, batch_size=512)
-    assert not ema.training
-    z = gan.sample_noise(512, 8, seed=3)
-    eval_out = ema(z)
-    ema.train()
-    with torch.no_grad():
-        train_out = ema(z)
-    ema.eval()
-    assert float((eval_out - train_out).abs().mean()) < 0.02
-    with pytest.raises(TypeError, match="DCGANGenerator"):
-        dcgan.recalibrate_batchnorm(nn.Linear(2, 2))
-
-
-def test_lr_factor_schedule():
-    assert dcgan.lr_factor(0, 100) == 1.0 and dcgan.lr_factor(50, 100) == 1.0
-    assert math.isclose(dcgan.lr_factor(75, 100), 0.5) and dcgan.lr_factor(100, 100) == 0.0
-    assert dcgan.lr_factor(10, 100, decay_from=0.0) == 0.9
-    with pytest.raises(ValueError, match="decay_from"):
-        dcgan.lr_factor(1, 10, decay_from=2)
-    with pytest.raises(ValueError, match="step"):
-        dcgan.lr_factor(-1, 10)
-
-
-# ---- checkerboard measure --------------------------------------------------------------------
+# ---- checkerboard artifacts, measured ------------------------------------------------------
 
 def test_period2_energy_on_known_patterns():
     ii, jj = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
@@ -192,49 +119,10 @@ def test_untrained_transposed_generator_has_more_checkerboard_than_resize():
     torch.manual_seed(0)
     values = {}
     for upsample in ("transposed", "resize"):
-        g = dcgan.recalibrate_batchnorm(dcgan.DCGANGenerator(latent_dim=16, width=8, upsample=upsample), 2, 64)
-        values[upsample] = float(dcgan.period2_energy(gan.generate(g, 64)).mean())
+        g = dcgan.DCGANGenerator(latent_dim=16, width=8, upsample=upsample)
+        train.recalibrate_batchnorm(g, latent.noise_batches(16, batches=2, batch_size=64))
+        values[upsample] = float(dcgan.period2_energy(latent.generate(g, 64)).mean())
     assert values["transposed"] > 10 * values["resize"]
-
-
-# ---- latent walks ----------------------------------------------------------------------------
-
-def test_lerp_and_slerp_endpoints_norms_and_shapes():
-    g = torch.Generator().manual_seed(0)
-    z0, z1 = torch.randn(64, generator=g), torch.randn(64, generator=g)
-    z1 = z1 / z1.norm() * z0.norm()
-    for f in (dcgan.lerp, dcgan.slerp):
-        assert torch.allclose(f(z0, z1, 0.0), z0, atol=1e-5) and torch.allclose(f(z0, z1, 1.0), z1, atol=1e-5)
-    path = dcgan.slerp(z0, z1, torch.linspace(0, 1, 7))
-    assert path.shape == (7, 64)
-    assert torch.allclose(path.norm(dim=1), z0.norm().expand(7), rtol=1e-4)
-    assert float(dcgan.lerp(z0, z1, 0.5).norm()) < 0.8 * float(z0.norm())
-    batch = dcgan.slerp(torch.randn(3, 5), torch.randn(3, 5), torch.linspace(0, 1, 4))
-    assert batch.shape == (4, 3, 5)
-    parallel = dcgan.slerp(z0, 2 * z0, 0.5)
-    assert torch.isfinite(parallel).all() and torch.allclose(parallel, 1.5 * z0, atol=1e-4)
-    assert dcgan.interpolation_path(z0, z1, 5, "lerp").shape == (5, 64)
-
-
-def test_latent_walks_reject_bad_inputs():
-    with pytest.raises(ValueError, match="same shape"):
-        dcgan.slerp(torch.zeros(3), torch.zeros(4), 0.5)
-    with pytest.raises(TypeError, match="t must"):
-        dcgan.lerp(torch.zeros(3), torch.ones(3), "half")
-    with pytest.raises(ValueError, match="method"):
-        dcgan.interpolation_path(torch.zeros(3), torch.ones(3), 5, "cubic")
-    with pytest.raises(ValueError, match="steps"):
-        dcgan.interpolation_path(torch.zeros(3), torch.ones(3), 1)
-
-
-def test_prior_norm_band_is_around_sqrt_d():
-    low, median, high = dcgan.prior_norm_band(100)
-    assert low < median < high and abs(median - 10) < 0.1 and high - low < 4
-    norms = torch.randn(20000, 100, generator=torch.Generator().manual_seed(0)).norm(dim=1)
-    inside = ((norms > low) & (norms < high)).float().mean()
-    assert abs(float(inside) - 0.99) < 0.005
-    with pytest.raises(ValueError, match="probability"):
-        dcgan.prior_norm_band(10, 1.5)
 
 
 # ---- attributes ------------------------------------------------------------------------------
@@ -264,93 +152,42 @@ def test_measure_slant_sign_and_size():
         dcgan.measure_slant(torch.zeros(28, 28))
 
 
-def test_extreme_latents_respects_mask_and_falls_back():
-    z = torch.arange(12.0).view(6, 2)
-    values = torch.tensor([5.0, float("nan"), 1.0, 9.0, 3.0, 7.0])
-    assert torch.equal(dcgan.extreme_latents(z, values, k=2), z[[3, 5]])
-    assert torch.equal(dcgan.extreme_latents(z, values, k=2, largest=False), z[[2, 4]])
-    mask = torch.tensor([True, False, True, False, True, False])
-    assert torch.equal(dcgan.extreme_latents(z, values, k=2, among=mask), z[[0, 4]])
-    only_one = torch.tensor([False, False, False, True, False, False])
-    assert torch.equal(dcgan.extreme_latents(z, values, k=2, among=only_one), z[[3, 5]])
-    with pytest.raises(ValueError, match="fewer than k"):
-        dcgan.extreme_latents(z, values, k=6)
+# ---- the discriminator as a feature extractor ----------------------------------------------------
 
-
-def test_attribute_direction_and_sweep():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(500, 6, generator=g)
-    values = 3 * z[:, 2] + 0.1 * torch.randn(500, generator=g)
-    values[0] = float("nan")
-    v = dcgan.attribute_direction(z, values, fraction=0.2)
-    assert int(v.abs().argmax()) == 2 and float(v[2]) > 0
-    with pytest.raises(ValueError, match="fraction"):
-        dcgan.attribute_direction(z, values, fraction=0.9)
-    with pytest.raises(ValueError, match=r"values \[N\]"):
-        dcgan.attribute_direction(z, values[:10])
-    gen = dcgan.DCGANGenerator(latent_dim=6, width=4)
-    images, measured = dcgan.attribute_sweep(gen, z[:3], v, [-1, 0, 1], measure=dcgan.ink_share)
-    assert images.shape == (3, 3, 1, 28, 28) and measured.shape == (3, 3)
-    with pytest.raises(ValueError, match="direction"):
-        dcgan.attribute_sweep(gen, z[:3], v[:2], [0])
-
-
-# ---- representation --------------------------------------------------------------------------
-
-def test_discriminator_features_shape_and_mode():
+def test_discriminator_features_shape_mode_and_no_change_to_d():
+    torch.manual_seed(0)
     d = dcgan.DCGANDiscriminator(width=4)
     d.train()
-    f = dcgan.discriminator_features(d, torch.rand(5, 1, 28, 28))
-    assert f.shape == (5, 4 * 16 + 8 * 16 + 16 * 9) and d.training
+    d(torch.rand(8, 1, 28, 28) * 2 - 1)                   # some running statistics of its own
+    before = {k: v.clone() for k, v in d.state_dict().items()}
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    f = dcgan.discriminator_features(d, images, batch_size=2)
+    assert f.shape == (5, 4 * 16 + 8 * 16 + 16 * 9) and f.device.type == "cpu" and d.training
+    assert all(torch.equal(v, before[k]) for k, v in d.state_dict().items())      # batch norm stats untouched
+    d.eval()
+    with torch.no_grad():                                 # eval mode, images mapped from [0, 1] to [-1, 1]
+        maps = d.features(images * 2 - 1)
+    expected = torch.cat([nn.functional.adaptive_max_pool2d(h, min(4, h.shape[-1])).flatten(1) for h in maps], 1)
+    assert torch.allclose(f, expected, atol=1e-6)
+    tanh = dcgan.discriminator_features(d, images * 2 - 1, value_range=(-1, 1))
+    assert torch.allclose(tanh, f, atol=1e-5) and not d.training
+    assert dcgan.discriminator_features(d, images, grid=1).shape == (5, 4 + 8 + 16)
     with pytest.raises(TypeError, match="DCGANDiscriminator"):
-        dcgan.discriminator_features(nn.Linear(2, 2), torch.rand(5, 1, 28, 28))
-
-
-def test_few_labels_picks_per_class():
-    labels = torch.arange(10).repeat(20)
-    idx = few_labels = dcgan.few_labels(labels, 5, seed=0)
-    assert len(idx) == 50 and torch.equal(torch.bincount(labels[few_labels]), torch.full((10,), 5))
-    assert not torch.equal(idx, dcgan.few_labels(labels, 5, seed=1))
-    with pytest.raises(ValueError, match="fewer than"):
-        dcgan.few_labels(labels, 30)
-    with pytest.raises(TypeError, match="integer"):
-        dcgan.few_labels(labels.float(), 3)
-
-
-def test_linear_probe_separates_separable_data_and_comparison_runs():
-    g = torch.Generator().manual_seed(0)
-    centres = torch.randn(3, 20, generator=g) * 3
-    labels = torch.arange(3).repeat_interleave(60)
-    feats = centres[labels] + torch.randn(180, 20, generator=g)
-    acc = dcgan.linear_probe_accuracy(feats[::2], labels[::2], feats[1::2], labels[1::2])
-    assert acc > 0.95
-    noise = torch.randn(180, 20, generator=g)
-    table = dcgan.probe_comparison({"informative": (feats, feats), "noise": (noise, noise)}, labels, labels,
-                                   per_class=(5, 20), seeds=(0, 1))
-    assert table["informative"][20] > table["noise"][20] + 0.3
-    assert set(table["noise"]) == {5, 20}
-    with pytest.raises(ValueError, match="differ in size"):
-        dcgan.linear_probe_accuracy(feats, labels, feats[:, :5], labels)
-    with pytest.raises(ValueError, match="weight_decay"):
-        dcgan.linear_probe_accuracy(feats, labels, feats, labels, weight_decay=-1)
+        dcgan.discriminator_features(nn.Linear(2, 2), images)
 
 
 # ---- figures ---------------------------------------------------------------------------------
 
 def test_figures_draw_and_validate():
     images = torch.rand(4, 1, 28, 28) * 2 - 1
-    assert dcgan.show_snapshots([(0, images), (100, images)], per_row=4) is not None
-    history = {k: [0.5, 0.6, 0.7] for k in ("loss_d", "loss_g", "d_real", "d_fake")}
-    assert dcgan.plot_gan_losses(history, smooth=2) is not None
-    assert dcgan.show_spectra({"a": images, "b": images}, n_images=3) is not None
+    fig = dcgan.show_spectra({"a": images, "b": images}, n_images=3)
+    assert isinstance(fig, plt.Figure) and fig.axes[3].get_title().startswith("period-2 share")
     paths = {"lerp": torch.randn(5, 10), "slerp": torch.randn(5, 10)}
-    assert dcgan.plot_interpolation_norms(paths, 10) is not None
-    assert dcgan.plot_attribute_sweep([-1, 0, 1], torch.randn(3, 4)) is not None
-    with pytest.raises(ValueError, match="snapshots"):
-        dcgan.show_snapshots([])
-    with pytest.raises(ValueError, match="lacks"):
-        dcgan.plot_gan_losses({"loss_d": [1.0]})
-    with pytest.raises(ValueError, match="len\\(alphas\\)"):
+    assert isinstance(dcgan.plot_interpolation_norms(paths, 10), plt.Figure)
+    assert isinstance(dcgan.plot_attribute_sweep([-1, 0, 1], torch.randn(3, 4)), plt.Figure)
+    with pytest.raises(ValueError, match="at least one"):
+        dcgan.show_spectra({})
+    with pytest.raises(ValueError, match=r"len\(alphas\)"):
         dcgan.plot_attribute_sweep([0, 1], torch.randn(3, 4))
 
 
@@ -364,9 +201,9 @@ def _g_block(conv=None, norm=True, act=None, order=None):
     return make
 
 
-def test_exercise_generator_block():
-    ex.test_generator_block(dcgan.generator_block)
-    ex.test_generator_block(_g_block(conv=lambda a, b: nn.ConvTranspose2d(a, b, 4, 2, 1)))   # a bias is fine
+def test_check_generator_block():
+    ex.check_generator_block(blocks.generator_block)
+    ex.check_generator_block(_g_block(conv=lambda a, b: nn.ConvTranspose2d(a, b, 4, 2, 1)))   # a bias is fine
     cases = [
         (_g_block(conv=lambda a, b: nn.ConvTranspose2d(a, b, 4, 2, 0)), "kernel_size=4, stride=2, padding=1"),
         (_g_block(conv=lambda a, b: nn.ConvTranspose2d(a, b, 3, 1, 1)), "stride=1"),
@@ -380,7 +217,7 @@ def test_exercise_generator_block():
     ]
     for student, message in cases:
         with pytest.raises(CheckFailed, match=message):
-            ex.test_generator_block(student)
+            ex.check_generator_block(student)
 
 
 def _d_block(slope=0.2, pool=False, conv=None, act=None):
@@ -395,8 +232,8 @@ def _d_block(slope=0.2, pool=False, conv=None, act=None):
     return make
 
 
-def test_exercise_discriminator_block():
-    ex.test_discriminator_block(dcgan.discriminator_block)
+def test_check_discriminator_block():
+    ex.check_discriminator_block(blocks.discriminator_block)
     cases = [
         (_d_block(slope=0.01), "defaults to 0.01"),
         (_d_block(act=nn.ReLU()), "LeakyReLU\\(0.2\\), not ReLU"),
@@ -408,7 +245,7 @@ def test_exercise_discriminator_block():
     ]
     for student, message in cases:
         with pytest.raises(CheckFailed, match=message):
-            ex.test_discriminator_block(student)
+            ex.check_discriminator_block(student)
 
 
 def _init(conv_std=0.02, gamma_mean=1.0, kinds=(nn.Conv2d, nn.ConvTranspose2d), gamma_std=0.02, zero_bias=True):
@@ -423,9 +260,9 @@ def _init(conv_std=0.02, gamma_mean=1.0, kinds=(nn.Conv2d, nn.ConvTranspose2d), 
     return init
 
 
-def test_exercise_init_weights():
-    ex.test_init_weights(dcgan.init_weights)
-    ex.test_init_weights(_init())
+def test_check_init_weights():
+    ex.check_init_weights(blocks.init_weights)
+    ex.check_init_weights(_init())
     cases = [
         (_init(conv_std=math.sqrt(0.02)), "sqrt\\(0.02\\)"),
         (_init(kinds=(nn.Conv2d,)), "nn.ConvTranspose2d weights have standard deviation"),
@@ -436,11 +273,11 @@ def test_exercise_init_weights():
     ]
     for student, message in cases:
         with pytest.raises(CheckFailed, match=message):
-            ex.test_init_weights(student)
+            ex.check_init_weights(student)
 
 
-def test_exercise_ema_update():
-    ex.test_ema_update(dcgan.ema_update)
+def test_check_ema_update():
+    ex.check_ema_update(train.ema_update)
 
     @torch.no_grad()
     def swapped(ema, model, decay):
@@ -449,7 +286,7 @@ def test_exercise_ema_update():
 
     def rebinds(ema, model, decay):
         for e, p in zip(ema.parameters(), model.parameters()):
-            e = decay * e + (1 - decay) * p   # noqa: F841 - the classic slip: nothing is written back
+            e = decay * e + (1 - decay) * p   # the classic slip: nothing is written back
 
     @torch.no_grad()
     def copies(ema, model, decay):
@@ -462,11 +299,11 @@ def test_exercise_ema_update():
     for student, message in [(swapped, "swapped"), (rebinds, "did not change"), (copies, "a copy, not"),
                              (new_model, "in place")]:
         with pytest.raises(CheckFailed, match=message):
-            ex.test_ema_update(student)
+            ex.check_ema_update(student)
 
 
-def test_exercise_slerp():
-    ex.test_slerp(dcgan.slerp)
+def test_check_slerp():
+    ex.check_slerp(latent.slerp)
 
     def unnormalized(z0, z1, t):
         omega = torch.arccos((z0 * z1).sum(-1, keepdim=True))
@@ -484,12 +321,12 @@ def test_exercise_slerp():
 
     cases = [
         (lambda z0, z1, t: (1 - t) * z0 + t * z1, "linear interpolation"),
-        (lambda z0, z1, t: dcgan.slerp(z0, z1, 1 - t), "swapped"),
+        (lambda z0, z1, t: latent.slerp(z0, z1, 1 - t), "swapped"),
         (unnormalized, "normalize"),
         (whole_tensor_angle, "each row needs its own angle"),
         (no_fallback, "fall back to linear"),
-        (lambda z0, z1, t: dcgan.slerp(z0, z1, t).numpy(), "should be a tensor"),
+        (lambda z0, z1, t: latent.slerp(z0, z1, t).numpy(), "should be a tensor"),
     ]
     for student, message in cases:
         with pytest.raises(CheckFailed, match=message):
-            ex.test_slerp(student)
+            ex.check_slerp(student)

@@ -163,7 +163,8 @@ def _save(model: CourseClassifier, report: dict, path: Path) -> None:
 
 def _load(path: Path, num_classes: int, device: torch.device | str) -> tuple[CourseClassifier, dict] | None:
     model = CourseClassifier(num_classes=num_classes)
-    loaded = checkpoints.load_parts(path, {"model": model})
+    # shipped weights that do not fit are left where they are (they belong to the package); cached ones move aside
+    loaded = checkpoints.load_parts(path, {"model": model}, keep_misfits=path.parent == WEIGHTS_DIR)
     if loaded is None:
         return None
     return model.to(device).eval(), loaded[1]["report"]

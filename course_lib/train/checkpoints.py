@@ -94,9 +94,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def move_aside(path: str | Path, reason: str) -> Path:
-    """Lecture 1. Rename a checkpoint that cannot be used to ``<name>.stale`` and say so in one line."""
+    """Lecture 1. Rename a checkpoint that cannot be used to ``<name>.stale`` (or ``.stale.1``, ... if that
+    exists) and say so in one line; returns the new path."""
     path = Path(path)
     stale = path.with_name(path.name + ".stale")
+    number = 1
+    while stale.exists():   # never overwrite an earlier stale file
+        stale = path.with_name(f"{path.name}.stale.{number}")
+        number += 1
     try:
         path.replace(stale)
     except OSError as error:   # a read-only folder: leave the file, ignore it
@@ -135,31 +140,40 @@ def _misfit(saved: Mapping[str, Any], parts: Mapping[str, Any]) -> str | None:
     return None
 
 
-def load_parts(path: str | Path, parts: Mapping[str, Any],
-               map_location: str | torch.device = "cpu") -> tuple[int, dict[str, Any]] | None:
+def load_parts(path: str | Path, parts: Mapping[str, Any], map_location: str | torch.device = "cpu",
+               keep_misfits: bool = False) -> tuple[int, dict[str, Any]] | None:
     """Lecture 1. Load a checkpoint of :func:`save_parts` into ``parts``; return ``(step, extra)``.
 
     ``None`` when there is no file, or when the file was moved aside (unreadable, another
     format, parts that do not fit). Nothing is changed then: every part is checked before any
     is loaded, and if a load still fails halfway, all parts get their previous state back.
+    ``keep_misfits=True`` leaves a file that does not fit where it is (e.g. weights shipped
+    inside the package) and only says so.
     """
     path = Path(path)
     if not path.is_file():
         return None
+
+    def discard(reason: str) -> None:
+        if keep_misfits:
+            print(f"The file {path} {reason}; it is not used.")
+        else:
+            move_aside(path, reason)
+
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as error:   # truncated, not a torch file, unpickling fails
-        move_aside(path, f"cannot be read ({type(error).__name__})")
+        discard(f"cannot be read ({type(error).__name__})")
         return None
     if not isinstance(state, Mapping):
-        move_aside(path, "is not a checkpoint of this course")
+        discard("is not a checkpoint of this course")
         return None
     if state.get("format") != FORMAT or not isinstance(state.get("parts"), Mapping):
-        move_aside(path, "was written in another format")
+        discard("was written in another format")
         return None
     reason = _misfit(state["parts"], parts)
     if reason is not None:
-        move_aside(path, reason)
+        discard(reason)
         return None
     before = {name: copy.deepcopy(part.state_dict()) for name, part in parts.items()}
     try:
@@ -169,7 +183,7 @@ def load_parts(path: str | Path, parts: Mapping[str, Any],
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         for name, part in parts.items():
             part.load_state_dict(before[name])
-        move_aside(path, f"does not fit this run ({type(error).__name__})")
+        discard(f"does not fit this run ({type(error).__name__})")
         return None
     return step, extra
 

@@ -53,14 +53,16 @@ def recalibrate_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> n
     The statistics are reset, then averaged exactly (``momentum=None``) over one forward pass in
     train mode per batch of ``inputs`` (e.g. noise batches for a generator, image batches for a
     classifier); the layers' momenta are restored afterwards. A model without batch norm is
-    returned unchanged (in eval mode).
+    returned unchanged (in eval mode). If ``inputs`` is empty or a forward pass fails, the old
+    statistics and mode are put back before the error is raised.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"recalibrate_batchnorm takes an nn.Module, got {type(model).__name__}")
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return model.eval()
-    momenta = [m.momentum for m in norms]
+    saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
+    was_training = model.training
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
@@ -71,9 +73,14 @@ def recalibrate_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> n
         for batch in inputs:
             model(batch.to(device))
             seen += 1
+        if seen == 0:
+            raise ValueError("recalibrate_batchnorm got no input batches (an empty or already used iterable?)")
+    except BaseException:
+        for m, (_, state) in zip(norms, saved):   # the statistics as they were, not half-computed ones
+            m.load_state_dict(state)
+        model.train(was_training)
+        raise
     finally:
-        for m, momentum in zip(norms, momenta):
+        for m, (momentum, _) in zip(norms, saved):
             m.momentum = momentum
-    if seen == 0:
-        raise ValueError("recalibrate_batchnorm got no input batches")
     return model.eval()
