@@ -50,16 +50,17 @@ def discriminator_step(discriminator: nn.Module, generator: nn.Module, real: Ten
                        loss_fn: Callable[[Tensor, Tensor], Tensor] = discriminator_loss, *,
                        penalty: Callable[[nn.Module, Tensor, Tensor], Tensor] | None = None,
                        augment: Callable[[Tensor], Tensor] | None = None,
-                       record: dict[str, list[float]] | None = None) -> float:
+                       record: dict[str, list[float]] | None = None, fake: Tensor | None = None) -> float:
     """Lecture 4. One update of D on the real batch and the fakes ``G(z)``; returns D's loss before it.
 
     The fakes are *detached*: D's loss must move D's weights only. ``loss_fn(real_logits,
     fake_logits)`` is D's loss; ``penalty`` (optional) adds a term computed from D and both
     batches; ``augment`` (optional) transforms both batches before D sees them. With ``record``,
     the mean probabilities ``sigmoid`` of D's logits on the real and the fake batch are appended to
-    ``record["d_real"]`` and ``record["d_fake"]``.
+    ``record["d_real"]`` and ``record["d_fake"]``. ``fake``: ``G(z)`` when the loop has computed it
+    already (to reuse it in :func:`generator_step`); then ``z`` is not used.
     """
-    fake = generator(z).detach()
+    fake = (generator(z) if fake is None else fake).detach()
     real_seen, fake_seen = _seen(real, augment), _seen(fake, augment)
     real_logits, fake_logits = discriminator(real_seen), discriminator(fake_seen)
     loss = loss_fn(real_logits, fake_logits)
@@ -76,14 +77,17 @@ def discriminator_step(discriminator: nn.Module, generator: nn.Module, real: Ten
 
 def generator_step(discriminator: nn.Module, generator: nn.Module, z: Tensor, g_optimizer: torch.optim.Optimizer,
                    saturating: bool = False, loss_fn: Callable[..., Tensor] = generator_loss, *,
-                   augment: Callable[[Tensor], Tensor] | None = None) -> float:
+                   augment: Callable[[Tensor], Tensor] | None = None, fake: Tensor | None = None) -> float:
     """Lecture 4. One update of G through the (frozen) discriminator; returns G's loss before it.
 
-    ``loss_fn(fake_logits, saturating)`` is G's loss (default: the non-saturating BCE). After the
-    call G's ``.grad`` still holds the gradient just used (for :func:`gradient_norm`).
+    ``loss_fn(fake_logits, saturating)`` is G's loss (default: the non-saturating BCE). ``fake``:
+    ``G(z)`` computed by the loop, with its graph (one forward pass of G then serves both steps);
+    then ``z`` is not used. After the call G's ``.grad`` still holds the gradient just used (for
+    :func:`gradient_norm`).
     """
     with frozen(discriminator):
-        loss = loss_fn(discriminator(_seen(generator(z), augment)), saturating)
+        fake = generator(z) if fake is None else fake
+        loss = loss_fn(discriminator(_seen(fake, augment)), saturating)
         g_optimizer.zero_grad(set_to_none=True)
         loss.backward()
     g_optimizer.step()
