@@ -18,6 +18,7 @@ def test_one_class_has_zero_entropy():
     assert judgement.entropy == 0.0 and judgement.classes_present == 1 and judgement.confident_share == 1.0
     assert judgement.class_counts.tolist() == [20] + [0] * 9
     assert judgement.confident_counts().tolist() == [20] + [0] * 9
+    assert "entropy 0.000 nats" in judgement.summary()      # not "-0.000"
 
 
 def test_counts_shares_entropy_and_confident_classes():

@@ -52,7 +52,7 @@ class SampleJudgement:
         """Entropy (nats) of the predicted-class histogram: ln(num_classes) when all classes are equally common."""
         share = self.class_share
         share = share[share > 0]
-        return float(-(share * share.log()).sum())
+        return float(-(share * share.log()).sum()) + 0.0   # + 0.0 turns -0.0 (one class only) into 0.0
 
     @property
     def classes_present(self) -> int:
