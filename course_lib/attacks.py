@@ -118,18 +118,20 @@ def total_variation(images: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
 
 
 def fooling_images(model: nn.Module, targets: torch.Tensor, steps: int = 200, lr: float = 0.05,
-                   tv_weight: float = 0.0, seed: int = 0,
+                   tv_weight: float = 0.0, tv_beta: float = 2.0, seed: int = 0,
                    image_shape: tuple[int, ...] = (1, 28, 28)) -> torch.Tensor:
     """Lecture 4. Images optimized from uniform noise until ``model`` calls them ``targets``.
 
-    Minimizes ``CE(model(x), target) + tv_weight * total_variation(x)`` over the pixels ``x`` with
-    Adam, clipping ``x`` to [0, 1] after every step. Without the TV term the result still looks like
-    noise to us yet is classified with high confidence (Nguyen et al., 2015); the TV term makes it
-    smoother. ``targets``: int64 ``[N]``, one wanted class per image. Returns ``[N, *image_shape]``.
+    Minimizes ``CE(model(x), target) + tv_weight * total_variation(x, tv_beta)`` over the pixels ``x``
+    with Adam, clipping ``x`` to [0, 1] after every step. Without the TV term the result still looks
+    like noise to us yet is classified with high confidence (Nguyen et al., 2015); the TV term makes it
+    smoother (``tv_beta = 2``) or flatter (``tv_beta = 1``). ``targets``: int64 ``[N]``, one wanted class
+    per image. Returns ``[N, *image_shape]``.
     """
     check_int(steps, "steps", 1)
     lr = check_number(lr, "lr", strict=True)
     tv_weight = check_number(tv_weight, "tv_weight")
+    tv_beta = check_number(tv_beta, "tv_beta", strict=True)
     check_labels(targets, name="targets")
     device = module_device(model)
     g = torch.Generator().manual_seed(seed)
@@ -137,7 +139,7 @@ def fooling_images(model: nn.Module, targets: torch.Tensor, steps: int = 200, lr
     targets = targets.to(device)
     optimizer = torch.optim.Adam([x], lr=lr)
     for _ in range(steps):
-        loss = F.cross_entropy(model(x), targets) + tv_weight * total_variation(x).mean()
+        loss = F.cross_entropy(model(x), targets) + tv_weight * total_variation(x, tv_beta).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -148,6 +148,22 @@ def test_fooling_images_get_the_target_class_and_tv_makes_them_smoother():
         attacks.fooling_images(model, targets, tv_weight=-1.0, image_shape=(1, 8, 8))
 
 
+def test_fooling_images_tv_beta_is_the_exponent_of_the_regularizer():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    targets = torch.arange(4)
+    square = attacks.fooling_images(model, targets, steps=40, lr=0.05, tv_weight=0.5, image_shape=(1, 8, 8))
+    absolute = attacks.fooling_images(model, targets, steps=40, lr=0.05, tv_weight=0.5, tv_beta=1.0,
+                                      image_shape=(1, 8, 8))
+    assert not torch.equal(square, absolute)     # the exponent reaches the loss
+    assert torch.equal(square, attacks.fooling_images(model, targets, steps=40, lr=0.05, tv_weight=0.5, tv_beta=2.0,
+                                                      image_shape=(1, 8, 8)))
+    with pytest.raises(ValueError, match="tv_beta"):
+        attacks.fooling_images(model, targets, tv_weight=0.5, tv_beta=0.0, image_shape=(1, 8, 8))
+
+
 def test_plot_attack_draws_three_rows():
     model = _linear_classifier(pixels=784)
     clean = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
