@@ -2,9 +2,9 @@
 
 A trained classifier is a differentiable function of its input, so gradient steps on the
 *pixels* can push its prediction anywhere: a few signed steps flip a digit's class (FGSM, PGD),
-and steps from noise make images it calls any class with near certainty (lecture 4; the same
-machinery inverts representations and drives DeepDream). Images are ``[N, C, H, W]`` in [0, 1],
-labels int64 ``[N]``.
+and steps from noise make images it calls any class with near certainty. The same machinery
+amplifies what a layer responds to (DeepDream) and reconstructs an image from its features
+(inversion), all in lecture 4. Images are ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]``.
 """
 from __future__ import annotations
 
@@ -146,6 +146,110 @@ def fooling_images(model: nn.Module, targets: torch.Tensor, steps: int = 200, lr
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
     return x.detach()
+
+
+def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return images if tuple(images.shape[-2:]) == size else F.interpolate(images, size=size, mode="bilinear",
+                                                                          align_corners=False)
+
+
+def activation_strength(layer: nn.Module, images: torch.Tensor, channel: int | None = None) -> torch.Tensor:
+    """Lecture 4. How strongly ``layer`` responds to each image: what DeepDream climbs, ``[N]``.
+
+    ``layer`` maps images ``[N, C, H, W]`` to activations ``[N, K, ...]`` (for example the first
+    blocks of a CNN). With ``channel=None`` the response is half the mean squared activation over
+    all units ("amplify whatever the layer sees"); with a channel index, the mean of that channel.
+    """
+    check_tensor(images, "images", floating=True)
+    activations = layer(images)
+    if channel is None:
+        return 0.5 * activations.pow(2).flatten(1).mean(dim=1)
+    if activations.dim() < 2 or not 0 <= channel < activations.shape[1]:
+        raise ValueError(f"channel must index the layer's {activations.shape[1]} channels, got {channel}")
+    return activations[:, channel].flatten(1).mean(dim=1)
+
+
+def deep_dream(layer: nn.Module, images: torch.Tensor, *, steps: int = 20, step_size: float = 0.02,
+               octaves: Sequence[float] = (0.5, 0.71, 1.0), jitter: int = 2, channel: int | None = None,
+               seed: int = 0) -> torch.Tensor:
+    """Lecture 4. DeepDream (Mordvintsev, Olah and Tyka, 2015): change an image to excite ``layer`` more.
+
+    Gradient *ascent* on :func:`activation_strength` over the pixels, starting from ``images``
+    ``[N, C, H, W]`` in [0, 1]. Each step shifts the image by a random offset of up to ``jitter``
+    pixels (rolled, then rolled back), so the pattern cannot lock onto the pixel grid, and moves by
+    ``step_size`` along the gradient divided by its mean absolute value (per image). ``octaves``
+    are the scales, from coarse to fine, at which ``steps`` steps are taken each: the image is
+    first dreamed at a small size, and the detail added there is carried up to the next scale.
+    ``layer`` must accept every octave's size. Returns a detached tensor like ``images``, clamped
+    to [0, 1].
+    """
+    check_images(images, value_range=(0.0, 1.0))
+    check_int(steps, "steps", 1)
+    step_size = check_number(step_size, "step_size", strict=True)
+    check_int(jitter, "jitter", 0)
+    if not octaves or any(not 0 < float(o) <= 1 for o in octaves) or list(octaves) != sorted(octaves):
+        raise ValueError(f"octaves must be increasing scales in (0, 1], got {list(octaves)}")
+    g = torch.Generator().manual_seed(seed)
+    original = images.detach()
+    height, width = original.shape[-2:]
+    sizes = [(max(round(height * o), 1), max(round(width * o), 1)) for o in octaves]
+    detail = torch.zeros_like(_resize(original, sizes[0]))
+    x = original
+    for size in sizes:
+        base = _resize(original, size)
+        x = (base + _resize(detail, size)).clamp(0.0, 1.0)
+        for _ in range(steps):
+            dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0))
+            shifted = torch.roll(x, shifts=(dy, dx), dims=(-2, -1)).requires_grad_(True)
+            (grad,) = torch.autograd.grad(activation_strength(layer, shifted, channel).sum(), shifted)
+            grad = torch.roll(grad, shifts=(-dy, -dx), dims=(-2, -1))
+            scale = grad.abs().flatten(1).mean(dim=1).clamp_min(1e-12).view(-1, *[1] * (grad.dim() - 1))
+            x = (x + step_size * grad / scale).clamp(0.0, 1.0).detach()
+        detail = x - base
+    return x
+
+
+def invert_features(feature_fn, target: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
+                    tv_weight: float = 0.0, tv_beta: float = 1.0, seed: int = 0,
+                    image_shape: tuple[int, ...] = (1, 28, 28)) -> tuple[torch.Tensor, list[float]]:
+    """Lecture 4. Inverting a representation (Mahendran and Vedaldi, 2015): an image whose features match ``target``.
+
+    Minimizes ``||phi(x) - target||^2 / ||target||^2 + tv_weight * total_variation(x, tv_beta)``
+    per image over the pixels ``x`` (Adam, from uniform noise, clamped to [0, 1] after every step),
+    where ``phi = feature_fn`` maps images ``[N, *image_shape]`` to features ``[N, ...]`` and
+    ``target`` holds the features ``[N, ...]`` of the images to reconstruct. Returns the images and
+    the relative feature distance ``||phi(x) - target|| / ||target||`` (mean over images) before
+    the first and after every step.
+    """
+    check_tensor(target, "target", floating=True)
+    check_int(steps, "steps", 1)
+    lr = check_number(lr, "lr", strict=True)
+    tv_weight = check_number(tv_weight, "tv_weight")
+    tv_beta = check_number(tv_beta, "tv_beta", strict=True)
+    target = target.detach()
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(target.shape[0], *image_shape, generator=g).to(target.device).requires_grad_(True)
+    target_norm = target.flatten(1).pow(2).sum(dim=1).clamp_min(1e-12)
+    optimizer = torch.optim.Adam([x], lr=lr)
+    distances: list[float] = []
+    for step in range(steps + 1):
+        features = feature_fn(x)
+        if features.shape != target.shape:
+            raise ValueError(f"feature_fn gives features of shape {tuple(features.shape)}, target has "
+                             f"{tuple(target.shape)}")
+        relative = (features - target).flatten(1).pow(2).sum(dim=1) / target_norm
+        distances.append(float(relative.detach().sqrt().mean()))
+        if step == steps:
+            break
+        loss = relative.mean()
+        if tv_weight:
+            loss = loss + tv_weight * total_variation(x, tv_beta).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+    return x.detach(), distances
 
 
 def plot_attack(clean: torch.Tensor, adversarial: torch.Tensor, model: nn.Module, n: int = 6,

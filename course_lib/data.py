@@ -1,4 +1,4 @@
-"""Datasets as tensors: MNIST, Fashion-MNIST, CIFAR-10, a fast batch iterator, and the two pixel ranges.
+"""Datasets as tensors: MNIST, Fashion-MNIST, CIFAR-10, Oxford-IIIT Pet, a batch iterator, the two pixel ranges.
 
 Files live in a checksum-verified cache: ``$COURSE_DATA_DIR`` if set, else ``datasets/`` in the
 repository. The layout is torchvision's (``MNIST/raw/*.gz``, ``FashionMNIST/raw/*.gz``,
@@ -272,6 +272,55 @@ def load_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet
 def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
     """Lecture 4. Fashion-MNIST clothes ``[N, 1, 28, 28]`` (the exercise dataset of lecture 4)."""
     return load_dataset("fashion_mnist", split, root)
+
+
+#: Oxford-IIIT Pet trimap values (1 pet, 2 background, 3 border) -> course classes (0 background, 1 pet, 2 border).
+PET_CLASSES = ("background", "pet", "border")
+_TRIMAP_TO_CLASS = torch.tensor([0, 1, 0, 2])
+
+
+def load_oxford_pets(split: str = "trainval", size: int = 64, limit: int | None = None, seed: int = 0,
+                     root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lecture 1. Oxford-IIIT Pet photos with their trimap masks, resized to ``size x size``.
+
+    Returns images float32 ``[N, 3, size, size]`` in [0, 1] and masks int64 ``[N, size, size]`` with the
+    classes of :data:`PET_CLASSES`. ``limit`` takes a seeded random subset (the file lists are sorted
+    by breed, so the first images would be few breeds). Read by torchvision's ``OxfordIIITPet`` from
+    ``<root>/oxford-iiit-pet``; when the files are missing it downloads them (about 800 MB, announced)
+    unless ``COURSE_OFFLINE=1``, and raises :class:`DatasetNotFoundError` if they cannot be had.
+    """
+    from PIL import Image
+    from torchvision.datasets import OxfordIIITPet
+
+    if split not in ("trainval", "test"):
+        raise ValueError(f"split must be 'trainval' or 'test', got {split!r}")
+    if not isinstance(size, int) or size < 8:
+        raise ValueError(f"size must be an int >= 8, got {size!r}")
+    root_path = Path(root) if root is not None else data_root()
+    folder = root_path / "oxford-iiit-pet"
+    download = not flag(OFFLINE_ENV) and not (folder / "annotations").is_dir()
+    if download:
+        print(f"Downloading Oxford-IIIT Pet into {root_path} (about 800 MB, once) ...")
+    try:
+        dataset = OxfordIIITPet(str(root_path), split=split, target_types="segmentation", download=download)
+    except Exception as error:  # torchvision's "Dataset not found", network down, read-only folder, ...
+        tried = "the download failed" if download else f"{OFFLINE_ENV}=1: no download tried" \
+            if flag(OFFLINE_ENV) else "no download tried"
+        raise DatasetNotFoundError(
+            f"Oxford-IIIT Pet ({split}) is not in {folder} ({tried}: {type(error).__name__}: {error}). "
+            f"Run once with internet access and {OFFLINE_ENV} unset, or unpack images.tar.gz and "
+            f"annotations.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/pets/ into {folder}.") from None
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    chosen = order[:limit] if limit is not None else order
+    images = torch.empty(len(chosen), 3, size, size)
+    masks = torch.empty(len(chosen), size, size, dtype=torch.long)
+    for row, index in enumerate(chosen.tolist()):
+        image, trimap = dataset[index]
+        image = image.convert("RGB").resize((size, size), Image.BILINEAR)
+        trimap = trimap.resize((size, size), Image.NEAREST)
+        images[row] = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
+        masks[row] = _TRIMAP_TO_CLASS[torch.from_numpy(np.asarray(trimap, dtype=np.int64).copy()).clamp(0, 3)]
+    return images, masks
 
 
 class Batches:

@@ -12,7 +12,8 @@ for the toy densities, :mod:`course_lib.metrics.coverage` for mode coverage,
    :func:`value_function`, :func:`virtual_criterion` (``C(G) = max_D V(D, G)``) and
    :func:`virtual_criterion_on_grid`, :func:`train_discriminator_1d`, :func:`compare_with_optimal`,
    :func:`generator_loss_gradient`;
-3. the same game on points instead of images: :func:`train_toy_gan`;
+3. the same game on points instead of images: :func:`train_toy_gan`, and one iteration of
+   Algorithm 1 with ``k`` discriminator steps, :func:`gan_round`;
 4. the lecture's figures.
 
 Conventions: discriminators return logits (``D(x) = sigmoid(logit)``); generated images are in
@@ -369,6 +370,23 @@ def train_toy_gan(sample_data: Callable[[int, torch.Generator], torch.Tensor], g
         if snapshot_every and (step % snapshot_every == 0 or step == steps):
             snapshot(step)
     return ToyRun(history, snapshots)
+
+
+def gan_round(generator: nn.Module, discriminator: nn.Module, sample_real: Callable[[], torch.Tensor],
+              sample_noise: Callable[[], torch.Tensor], g_optimizer: torch.optim.Optimizer,
+              d_optimizer: torch.optim.Optimizer, k: int = 1,
+              d_step: Callable[..., float] = discriminator_step,
+              g_loss_fn: Callable[..., torch.Tensor] = generator_loss) -> tuple[float, float]:
+    """Lecture 4. One iteration of Algorithm 1: ``k`` discriminator steps, then one generator step.
+
+    Each D step takes a fresh real batch ``sample_real()`` and fresh noise ``sample_noise()``
+    (``d_step(discriminator, generator, real, z, d_optimizer)``); the G step takes fresh noise and
+    the non-saturating loss ``g_loss_fn``. Returns ``(mean of the k D losses, the G loss)``.
+    """
+    check_int(k, "k", 1)
+    d_losses = [float(d_step(discriminator, generator, sample_real(), sample_noise(), d_optimizer)) for _ in range(k)]
+    g_loss = generator_step(discriminator, generator, sample_noise(), g_optimizer, loss_fn=g_loss_fn)
+    return sum(d_losses) / k, g_loss
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ Read top to bottom, the module follows the lecture:
    :func:`receptive_field`, plus :func:`conv_stack` / :func:`gradient_footprint` to measure a
    receptive field with autograd;
 2. convolutionalization: :func:`convolutionalize` turns a ``Linear`` head into a ``Conv2d``;
+   :class:`CropClassifier` and :func:`sample_crops` give a classifier of crops to apply it to, and
+   :func:`window_scores_to_masks` turns its sliding predictions into masks;
 3. the :class:`FCN`: a coarse, stride-8 prediction upsampled in one go (the U-Net it is compared
    with is lecture 1's contribution to the toolkit, :mod:`course_lib.nn.unet`);
 4. training and evaluation: :func:`segmentation_loss`, :func:`predict_masks`, the metrics
@@ -29,7 +31,7 @@ from torch import nn
 from .config import module_device
 from .inference import in_batches
 from .nn.unet import DoubleConv
-from .validate import check_images
+from .validate import check_images, check_tensor
 from .validate import check_int as _check_int
 
 # --------------------------------------------------------------------------------------------
@@ -156,6 +158,104 @@ def convolutionalize(linear: nn.Linear, in_channels: int, height: int, width: in
         if linear.bias is not None:
             conv.bias.copy_(linear.bias)
     return conv
+
+
+def sample_crops(images: torch.Tensor, masks: torch.Tensor, n: int, size: int = 16, on_shapes: float = 0.5,
+                 seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lecture 1. ``n`` square crops of ``images`` labelled with the class of their centre pixel.
+
+    The data of a classifier to convolutionalize: ``images`` ``[N, C, H, W]``, ``masks`` ``[N, H, W]``.
+    A crop's label is ``mask[top + size // 2, left + size // 2]``. A share ``on_shapes`` of the crops
+    is centred on a pixel that is not background (the rest anywhere), so the shape classes are not
+    drowned by the background. Returns crops ``[n, C, size, size]`` and labels int64 ``[n]``.
+    """
+    check_images(images, "images")
+    _check_int(n, "n", 1)
+    _check_int(size, "size", 1)
+    if masks.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(f"masks must be [N, H, W] = {(images.shape[0], *images.shape[2:])}, got {tuple(masks.shape)}")
+    height, width = images.shape[2:]
+    if size > min(height, width):
+        raise ValueError(f"crops of {size} pixels do not fit into {height}x{width} images")
+    if not 0.0 <= on_shapes <= 1.0:
+        raise ValueError(f"on_shapes must be a share in [0, 1], got {on_shapes}")
+    g = torch.Generator().manual_seed(seed)
+    half = size // 2
+    valid = torch.zeros(height, width, dtype=torch.bool)         # centres whose crop fits
+    valid[half:height - size + half + 1, half:width - size + half + 1] = True
+    n_shapes = round(n * on_shapes)
+    shape_centres = ((masks > 0) & valid).nonzero()               # [M, 3]: image, row, column
+    if n_shapes and len(shape_centres) == 0:
+        raise ValueError("no shape pixel lies where a crop fits: lower on_shapes or the crop size")
+    picked = shape_centres[torch.randint(len(shape_centres), (n_shapes,), generator=g)] if n_shapes else \
+        torch.zeros(0, 3, dtype=torch.long)
+    anywhere = valid.nonzero()
+    rest = anywhere[torch.randint(len(anywhere), (n - n_shapes,), generator=g)]
+    which = torch.cat([picked[:, 0], torch.randint(images.shape[0], (n - n_shapes,), generator=g)])
+    centres = torch.cat([picked[:, 1:], rest])
+    order = torch.randperm(n, generator=g)
+    which, centres = which[order], centres[order]
+    rows = centres[:, 0, None] - half + torch.arange(size)        # [n, size]
+    cols = centres[:, 1, None] - half + torch.arange(size)
+    crops = images[which[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    return crops.contiguous(), masks[which, centres[:, 0], centres[:, 1]]
+
+
+class CropClassifier(nn.Module):
+    """Lecture 1. A small CNN that labels a ``size x size`` crop: the classifier to convolutionalize.
+
+    Two stages of (3x3 conv + BN + ReLU, 2x2 max pool) shrink the crop 4 times to a
+    ``width x size/4 x size/4`` map (:meth:`features`, fully convolutional), which ``head``, one
+    ``nn.Linear``, reads as a whole. Replace ``head`` by its convolutionalized version and the
+    network slides over a whole image, giving one prediction per window, at stride 4.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 4, size: int = 16, width: int = 32) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("width", width)):
+            _check_int(value, name, 1)
+        _check_int(size, "size", 4)
+        if size % 4:
+            raise ValueError(f"size must be a multiple of 4 (two 2x2 poolings), got {size}")
+        self.size, self.map_size, self.width = size, size // 4, width
+
+        def stage(c_in: int, c_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                                 nn.MaxPool2d(2))
+
+        self.features = nn.Sequential(stage(in_channels, width // 2), stage(width // 2, width))
+        self.head = nn.Linear(width * self.map_size ** 2, num_classes)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        if tuple(crops.shape[2:]) != (self.size, self.size):
+            raise ValueError(f"the crop classifier takes {self.size}x{self.size} crops, got {tuple(crops.shape[2:])}; "
+                             f"convolutionalize its head to run it on whole images")
+        return self.head(self.features(crops).flatten(1))
+
+
+def window_scores_to_masks(scores: torch.Tensor, image_size: tuple[int, int], window: int, stride: int
+                           ) -> torch.Tensor:
+    """Lecture 1. Full-size class masks ``[N, H, W]`` from a sliding classifier's scores ``[N, C, h, w]``.
+
+    Position ``(i, j)`` of the scores is the classifier on the ``window x window`` crop whose top-left
+    corner is ``(stride * i, stride * j)``; it labels the ``stride x stride`` block around that crop's
+    centre pixel. The border that no block reaches takes the label of the nearest block.
+    """
+    check_tensor(scores, "scores", floating=True)
+    if scores.dim() != 4:
+        raise ValueError(f"scores must be [N, C, h, w], got shape {tuple(scores.shape)}")
+    _check_int(window, "window", 1)
+    _check_int(stride, "stride", 1)
+    height, width = image_size
+    labels = scores.argmax(dim=1)
+    blocks = labels.repeat_interleave(stride, dim=1).repeat_interleave(stride, dim=2)
+    offset = window // 2 - stride // 2
+    bottom, right = height - offset - blocks.shape[1], width - offset - blocks.shape[2]
+    if offset < 0 or bottom < 0 or right < 0:
+        raise ValueError(f"{tuple(scores.shape[2:])} windows of {window} pixels at stride {stride} do not fit "
+                         f"into {height}x{width} images")
+    padded = F.pad(blocks[:, None].float(), (offset, right, offset, bottom), mode="replicate")
+    return padded[:, 0].long()
 
 
 # --------------------------------------------------------------------------------------------

@@ -169,3 +169,63 @@ def test_plot_attack_draws_three_rows():
     clean = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     fig = attacks.plot_attack(clean, clean.flip(0), model, n=3)
     assert isinstance(fig, plt.Figure) and len(fig.axes) == 9
+
+
+def _conv_layer(seed=0):
+    torch.manual_seed(seed)
+    layer = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1))
+    for p in layer.parameters():
+        p.requires_grad_(False)
+    return layer.eval()
+
+
+def test_activation_strength_is_half_the_mean_square_or_one_channels_mean():
+    layer = _conv_layer()
+    x = _images(3, side=8)
+    a = layer(x)
+    assert torch.allclose(attacks.activation_strength(layer, x), 0.5 * a.pow(2).flatten(1).mean(1))
+    assert torch.allclose(attacks.activation_strength(layer, x, channel=2), a[:, 2].flatten(1).mean(1))
+    with pytest.raises(ValueError, match="channel"):
+        attacks.activation_strength(layer, x, channel=6)
+
+
+@pytest.mark.parametrize("channel", [None, 1])
+def test_deep_dream_raises_the_activation_keeps_shape_and_range_and_is_seeded(channel):
+    layer = _conv_layer()
+    x = _images(4, side=12) * 0.6 + 0.2
+    x_before = x.clone()
+    dreamed = attacks.deep_dream(layer, x, steps=10, step_size=0.02, channel=channel, seed=3)
+    assert dreamed.shape == x.shape and not dreamed.requires_grad and torch.equal(x, x_before)
+    assert float(dreamed.min()) >= 0 and float(dreamed.max()) <= 1
+    before = attacks.activation_strength(layer, x, channel)
+    after = attacks.activation_strength(layer, dreamed, channel)
+    assert bool((after > before).all())
+    assert torch.equal(dreamed, attacks.deep_dream(layer, x, steps=10, step_size=0.02, channel=channel, seed=3))
+    assert not torch.equal(dreamed, attacks.deep_dream(layer, x, steps=10, step_size=0.02, channel=channel, seed=4))
+    single = attacks.deep_dream(layer, x, steps=10, octaves=(1.0,), jitter=0, channel=channel)
+    assert single.shape == x.shape
+
+
+def test_deep_dream_rejects_bad_octaves_and_images():
+    layer = _conv_layer()
+    x = _images(2, side=8)
+    for octaves in ((), (1.0, 0.5), (0.0, 1.0), (0.5, 1.5)):
+        with pytest.raises(ValueError, match="octaves"):
+            attacks.deep_dream(layer, x, octaves=octaves)
+    with pytest.raises(ValueError):
+        attacks.deep_dream(layer, x * 3.0)
+
+
+def test_invert_features_lowers_the_feature_distance_and_the_tv_prior_smooths():
+    layer = _conv_layer()
+    target_images = _images(3, side=8, seed=5)
+    target = layer(target_images)
+    inverted, distances = attacks.invert_features(layer, target, steps=150, lr=0.05, image_shape=(1, 8, 8))
+    assert inverted.shape == target_images.shape and not inverted.requires_grad
+    assert len(distances) == 151 and distances[-1] < 0.25 * distances[0]
+    assert float(inverted.min()) >= 0 and float(inverted.max()) <= 1
+    smooth, _ = attacks.invert_features(layer, target, steps=150, lr=0.05, tv_weight=0.5, tv_beta=2.0,
+                                        image_shape=(1, 8, 8))
+    assert float(attacks.total_variation(smooth).mean()) < float(attacks.total_variation(inverted).mean())
+    with pytest.raises(ValueError, match="shape"):
+        attacks.invert_features(layer, target[:, :3], steps=2, image_shape=(1, 8, 8))

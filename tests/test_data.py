@@ -259,3 +259,40 @@ def test_gan_range_and_back():
 def test_batches_bad_input(args, kwargs, error):
     with pytest.raises(error):
         data.Batches(*args, **kwargs)
+
+
+def _fake_pets(root, names=("cat_1", "dog_2", "cat_3")):
+    from PIL import Image
+    folder = root / "oxford-iiit-pet"
+    (folder / "images").mkdir(parents=True)
+    (folder / "annotations" / "trimaps").mkdir(parents=True)
+    lines = []
+    for i, name in enumerate(names):
+        Image.fromarray(np.full((20, 30, 3), 40 * i, dtype=np.uint8)).save(folder / "images" / f"{name}.jpg")
+        trimap = np.full((20, 30), 2, dtype=np.uint8)        # background
+        trimap[5:15, 10:20] = 1                                # the pet
+        trimap[4, 10:20] = 3                                   # its border
+        Image.fromarray(trimap).save(folder / "annotations" / "trimaps" / f"{name}.png")
+        lines.append(f"{name} {i + 1} 1 1")
+    for split in ("trainval", "test"):
+        (folder / "annotations" / f"{split}.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_load_oxford_pets_resizes_and_maps_the_trimap_classes(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    _fake_pets(tmp_path)
+    images, masks = data.load_oxford_pets("trainval", size=10, root=tmp_path)
+    assert images.shape == (3, 3, 10, 10) and images.dtype == torch.float32
+    assert float(images.min()) >= 0 and float(images.max()) <= 1
+    assert masks.shape == (3, 10, 10) and masks.dtype == torch.long
+    assert set(masks.unique().tolist()) <= {0, 1, 2} and int(masks[0, 0, 0]) == 0 and int(masks[0, 5, 5]) == 1
+    some, _ = data.load_oxford_pets("test", size=10, limit=2, seed=1, root=tmp_path)
+    assert some.shape[0] == 2
+    with pytest.raises(ValueError, match="split"):
+        data.load_oxford_pets("train", root=tmp_path)
+
+
+def test_load_oxford_pets_offline_without_files_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(data.DatasetNotFoundError, match="no download tried"):
+        data.load_oxford_pets(root=tmp_path)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import segmentation as seg
+from course_lib import shapes
 from course_lib.checks import CheckFailed
 from course_lib.exercises import lecture01 as ex
 from course_lib.nn.unet import pad_and_concat
@@ -406,3 +407,50 @@ def test_pad_exercise_names_the_concat_order():
 def test_size_exercises_accept_integer_valued_floats_and_tensors():
     ex.check_transposed_conv_output_size(lambda *a, **k: float(seg.transposed_conv_output_size(*a, **k)))
     ex.check_receptive_field(lambda *a: torch.tensor(seg.receptive_field(*a)))
+
+
+def test_sample_crops_labels_are_the_centre_pixels_and_the_shape_share_holds():
+    images, masks = shapes.make_shapes(20, 32, seed=3)
+    crops, labels = seg.sample_crops(images, masks, 400, size=8, on_shapes=0.5, seed=1)
+    assert crops.shape == (400, 3, 8, 8) and labels.shape == (400,) and labels.dtype == torch.long
+    assert float((labels > 0).float().mean()) >= 0.5
+    # every crop is a window of one image whose centre pixel has the crop's label
+    flat = images.unfold(2, 8, 1).unfold(3, 8, 1)             # [N, 3, 25, 25, 8, 8]
+    for k in range(0, 400, 37):
+        hits = (flat == crops[k][:, None, None]).flatten(-2).all(-1).all(1).nonzero()
+        assert len(hits) >= 1
+        n, top, left = hits[0].tolist()
+        assert int(masks[n, top + 4, left + 4]) == int(labels[k])
+    background_only = seg.sample_crops(images, masks, 50, size=8, on_shapes=0.0, seed=1)[1]
+    assert background_only.shape == (50,)
+    with pytest.raises(ValueError, match="fit"):
+        seg.sample_crops(images, masks, 5, size=40)
+    with pytest.raises(ValueError, match="masks"):
+        seg.sample_crops(images, masks[:, :16], 5, size=8)
+
+
+def test_crop_classifier_convolutionalized_slides_over_a_whole_image():
+    torch.manual_seed(0)
+    net = seg.CropClassifier(3, 4, size=16, width=8).eval()
+    image = torch.rand(1, 3, 48, 48)
+    dense = seg.convolutionalize(net.head, 8, 4, 4)(net.features(image))
+    assert dense.shape == (1, 4, 9, 9)
+    # away from the border effects of zero padding, window (i, j) ~ the classifier on that crop
+    crop = image[:, :, 16:32, 20:36]
+    assert torch.allclose(net.head(net.features(image)[:, :, 4:8, 5:9].flatten(1)), dense[:, :, 4, 5].reshape(1, 4),
+                          atol=1e-5)
+    assert net(crop).shape == (1, 4)
+    with pytest.raises(ValueError, match="convolutionalize"):
+        net(image)
+
+
+def test_window_scores_to_masks_puts_each_label_around_its_window_centre():
+    scores = torch.zeros(1, 3, 2, 2)
+    scores[0, 1, 0, 0] = scores[0, 2, 1, 1] = 1.0             # window (0,0) -> class 1, (1,1) -> class 2
+    masks = seg.window_scores_to_masks(scores, (12, 12), window=8, stride=4)
+    assert masks.shape == (1, 12, 12) and masks.dtype == torch.long
+    assert int(masks[0, 4, 4]) == 1 and int(masks[0, 0, 0]) == 1      # centre of window (0,0) and the border
+    assert int(masks[0, 8, 8]) == 2 and int(masks[0, 11, 11]) == 2
+    assert int(masks[0, 4, 8]) == 0
+    with pytest.raises(ValueError, match="fit"):
+        seg.window_scores_to_masks(torch.zeros(1, 3, 5, 5), (12, 12), window=8, stride=4)

@@ -375,3 +375,97 @@ def check_virtual_criterion_on_grid(student: Callable[[np.ndarray, np.ndarray, f
     if not math.isfinite(zero_tails):
         raise CheckFailed("C(G) is NaN where one density is exactly 0: 0 * log 0 must count as 0 (use np.where "
                           "or scipy.special.xlogy).")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 7: one iteration of Algorithm 1 with k discriminator steps
+# --------------------------------------------------------------------------------------------
+
+
+class _RecordingSGD(torch.optim.SGD):
+    """SGD that writes its tag into ``events`` at every step (to check the order of the players' steps)."""
+
+    def __init__(self, params, tag: str, events: list[str]) -> None:
+        super().__init__(params, lr=0.05)
+        self.tag, self.events = tag, events
+
+    def step(self, closure=None):  # type: ignore[override]
+        self.events.append(self.tag)
+        return super().step(closure)
+
+
+def _round_setup(seed: int) -> tuple[nn.Module, nn.Module, Callable[[], torch.Tensor], Callable[[], torch.Tensor],
+                                     list[str], torch.optim.Optimizer, torch.optim.Optimizer]:
+    generator, discriminator, _, _ = _players(seed)
+    events: list[str] = []
+    g = torch.Generator().manual_seed(seed + 10)
+    reals = [torch.rand(6, 5, generator=g, dtype=torch.float64) * 2 - 1 for _ in range(12)]
+    noises = [torch.randn(6, 3, generator=g, dtype=torch.float64) for _ in range(12)]
+    counters = {"real": 0, "noise": 0}
+
+    def sample_real() -> torch.Tensor:
+        events.append("real")
+        counters["real"] += 1
+        return reals[(counters["real"] - 1) % len(reals)].clone()
+
+    def sample_noise() -> torch.Tensor:
+        events.append("noise")
+        counters["noise"] += 1
+        return noises[(counters["noise"] - 1) % len(noises)].clone()
+
+    g_opt = _RecordingSGD(generator.parameters(), "G step", events)
+    d_opt = _RecordingSGD(discriminator.parameters(), "D step", events)
+    return generator, discriminator, sample_real, sample_noise, events, g_opt, d_opt
+
+
+def _times(n: int) -> str:
+    return {0: "never", 1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def check_gan_round(student: Callable[..., object]) -> None:
+    """Exercise 7: ``k`` D steps (fresh real batch and noise each), then one G step on fresh noise."""
+    for k in (1, 3):
+        generator, discriminator, sample_real, sample_noise, events, g_opt, d_opt = _round_setup(k)
+        returned = student(generator, discriminator, sample_real, sample_noise, g_opt, d_opt, k)
+        steps = [e for e in events if e.endswith("step")]
+        n_d, n_g = steps.count("D step"), steps.count("G step")
+        if n_d != k:
+            raise CheckFailed(f"with k = {k} the discriminator took {n_d} steps: take exactly k of them "
+                              f"(for _ in range(k)), then one generator step.")
+        if n_g != 1:
+            raise CheckFailed(f"with k = {k} the generator took {n_g} steps: one per round, after the k "
+                              f"discriminator steps.")
+        if steps[-1] != "G step":
+            raise CheckFailed("the generator stepped before the discriminator's k steps were done: Algorithm 1 "
+                              "first trains D k times, then G once.")
+        n_real, n_noise = events.count("real"), events.count("noise")
+        if n_real != k:
+            raise CheckFailed(f"sample_real() was called {_times(n_real)} for k = {k}: each discriminator step takes "
+                              f"a fresh real batch (call it inside the loop), and the generator's step needs none.")
+        if n_noise != k + 1:
+            raise CheckFailed(f"sample_noise() was called {_times(n_noise)} for k = {k}: fresh noise for each of the "
+                              f"k discriminator steps and once more for the generator's step ({k + 1} in all).")
+        ref_g, ref_d, ref_real, ref_noise, _, ref_g_opt, ref_d_opt = _round_setup(k)
+        expected = gan.gan_round(ref_g, ref_d, ref_real, ref_noise, ref_g_opt, ref_d_opt, k)
+        for name, mine, theirs in (("discriminator", discriminator, ref_d), ("generator", generator, ref_g)):
+            if not all(torch.allclose(p.detach(), q.detach(), atol=1e-9, rtol=1e-6)
+                       for p, q in zip(mine.parameters(), theirs.parameters())):
+                raise CheckFailed(f"the {name}'s weights after the round differ from k steps of "
+                                  f"discriminator_step(D, G, real, z, d_optimizer) followed by "
+                                  f"cl.train.generator_step(D, G, z, g_optimizer, loss_fn=generator_loss). "
+                                  f"Use the batches in the order they are drawn, one real batch and one noise "
+                                  f"batch per D step.")
+        if not isinstance(returned, tuple) or len(returned) != 2:
+            raise CheckFailed(f"return a pair (mean of the k discriminator losses, the generator loss), got "
+                              f"{type(returned).__name__}.")
+        if any(isinstance(v, torch.Tensor) for v in returned):
+            raise CheckFailed("return Python floats (loss.item()), not tensors: a history of tensors keeps every "
+                              "step's graph alive.")
+        d_loss, g_loss = (float(v) for v in returned)
+        if k > 1 and math.isclose(d_loss, k * expected[0], rel_tol=1e-6):
+            raise CheckFailed("the first number is the sum of the k discriminator losses: return their mean.")
+        if not math.isclose(d_loss, expected[0], rel_tol=1e-6):
+            raise CheckFailed(f"the first number should be the mean of the k discriminator losses, "
+                              f"{expected[0]:.6g}; got {d_loss:.6g}" + (" (the last step's loss only?)." if k > 1 else "."))
+        if not math.isclose(g_loss, expected[1], rel_tol=1e-6):
+            raise CheckFailed(f"the second number should be the generator's loss, {expected[1]:.6g}; got {g_loss:.6g}.")
