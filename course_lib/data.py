@@ -38,7 +38,7 @@ _STANDIN_SEED = 2024
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """Lecture 2. A dataset file is missing. The message says what, where we looked, and how to get it."""
+    """Lecture 1. A dataset file is missing. The message says what, where we looked, and how to get it."""
 
 
 class DatasetCorruptError(RuntimeError):

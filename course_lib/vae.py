@@ -7,15 +7,17 @@ Read top to bottom:
 2. a linear-Gaussian model whose evidence and posterior are exact (:class:`LinearGaussianModel`),
    used to check ``log p(x) - ELBO = KL(q(z|x) || p(z|x))`` with numbers;
 3. gradient estimators: reparameterized vs score function (:func:`gradient_estimates`);
-4. the models: :class:`MLPVAE` (784-400-20), :class:`ConvVAE`, :class:`ConditionalVAE`;
+4. the models: :class:`MLPVAE` (784-400-20), :class:`GaussianMLPVAE` (its decoder predicts a mean and a
+   variance per pixel), :class:`ConvVAE`, :class:`ConditionalVAE`;
 5. the objective and its evaluation: :func:`elbo`, :func:`negative_elbo`, :func:`iwae_bound`,
-   :func:`evaluate_elbo`, :func:`evaluate_iwae`, and :func:`train_vae` (the course's recipe,
+   :func:`evaluate_elbo`, :func:`evaluate_iwae`, :func:`gaussian_elbo` / :func:`gaussian_negative_elbo`
+   for the Gaussian decoder, and :func:`train_vae` (the course's recipe,
    :func:`course_lib.train.train_on_tensors`, on any ELBO function, the student's included);
 6. helpers for the figures: :func:`encode_means`, :func:`sample_prior`, :func:`latent_explorer`.
 
-Pixel model: every likelihood here is the *grey-level Bernoulli* one, ``sum_i x_i log p_i +
-(1 - x_i) log(1 - p_i)`` with ``x_i`` in [0, 1] (no binarization), summed over the 784 pixels of an
-image, so the numbers are nats per image.
+Pixel model: every likelihood here but :func:`gaussian_elbo`'s is the *grey-level Bernoulli* one,
+``sum_i x_i log p_i + (1 - x_i) log(1 - p_i)`` with ``x_i`` in [0, 1] (no binarization), summed over
+the 784 pixels of an image, so the numbers are nats per image.
 """
 from __future__ import annotations
 
@@ -298,6 +300,36 @@ class MLPVAE(VAE):
         return self.decoder(z).view(-1, 1, 28, 28)
 
 
+class GaussianMLPVAE(MLPVAE):
+    """Lecture 3. The MLP VAE with a Gaussian decoder that predicts a mean *and* a variance per pixel.
+
+    ``p(x | z) = N(x; sigmoid(m(z)), diag(exp(s(z))))``: the decoder's last layer gives 2 x 784
+    numbers, the mean's logits (:meth:`decode_logits`, so :meth:`decode` is the mean in [0, 1]) and
+    the log-variance (:meth:`decode_logvar`), kept above ``log(min_std**2)`` by a softplus: pixels
+    that never vary (MNIST's black border) would otherwise drive their variance to 0 and the
+    density to infinity.
+    """
+
+    def __init__(self, latent_dim: int = 20, hidden: int = 400, min_std: float = 0.01) -> None:
+        super().__init__(latent_dim, hidden)
+        self.log_min_var = 2 * math.log(check_number(min_std, "min_std", strict=True))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * 784))
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z)[:, :784].reshape(-1, 1, 28, 28)
+
+    def decode_logvar(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-pixel log-variance ``[N, 1, 28, 28]``, at least ``log(min_std**2)``."""
+        raw = self.decoder(z)[:, 784:].reshape(-1, 1, 28, 28)
+        return self.log_min_var + F.softplus(raw - self.log_min_var)
+
+    def decode_params(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean in [0, 1], log-variance)``, each ``[N, 1, 28, 28]``, from one pass of the decoder."""
+        out = self.decoder(z)
+        raw = out[:, 784:].reshape(-1, 1, 28, 28)
+        return torch.sigmoid(out[:, :784].reshape(-1, 1, 28, 28)), self.log_min_var + F.softplus(raw - self.log_min_var)
+
+
 class ConvVAE(VAE):
     """Lecture 3. A convolutional VAE for 28x28 images.
 
@@ -404,6 +436,31 @@ def negative_elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, be
     ratio the bound prescribes, whatever the batch size.
     """
     return -elbo(model, x, y, beta)[0].mean()
+
+
+def gaussian_elbo(model: GaussianMLPVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Lecture 3. One-sample ELBO of the Gaussian decoder: ``(ELBO [N], log p(x|z) [N], KL [N])``, in nats.
+
+    ``log p(x|z) = -1/2 sum_i [(x_i - mean_i)^2 / var_i + log var_i + log 2 pi]``: a *density* over
+    continuous pixel values, so it can exceed 0 (a narrow density is larger than 1 near its mean) and
+    is not on the scale of the Bernoulli decoder's numbers.
+    """
+    if not isinstance(model, GaussianMLPVAE):
+        raise TypeError(f"model must be a GaussianMLPVAE, got {type(model).__name__}")
+    check_tensor(x, "x", floating=True)
+    mu, logvar = model.encode(x)
+    mean, dec_logvar = model.decode_params(reparameterize(mu, logvar))
+    _same_shape(mean, x, "the decoder's mean and x")
+    rec = -0.5 * ((x - mean).pow(2) * torch.exp(-dec_logvar) + dec_logvar + LOG_2PI).flatten(1).sum(dim=1)
+    kl = gaussian_kl(mu, logvar)
+    return rec - kl, rec, kl
+
+
+def gaussian_negative_elbo(model: GaussianMLPVAE, x: torch.Tensor, y: torch.Tensor | None = None,
+                           beta: float = 1.0) -> torch.Tensor:
+    """Lecture 3. The Gaussian decoder's training loss ``-(log p(x|z) - beta KL)``, mean over the batch (0-d)."""
+    _, rec, kl = gaussian_elbo(model, x)
+    return (beta * kl - rec).mean()
 
 
 def vae_loss_fn(loss: Callable[..., torch.Tensor] = negative_elbo, beta: float = 1.0

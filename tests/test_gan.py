@@ -409,3 +409,51 @@ def test_check_virtual_criterion_on_grid():
     for match, wrong in cases.items():
         with pytest.raises(CheckFailed, match=match):
             ex.check_virtual_criterion_on_grid(wrong)
+
+
+def test_gan_round_takes_k_d_steps_then_one_g_step_on_fresh_batches():
+    torch.manual_seed(0)
+    g_net, d_net = mlp([2, 8, 2]), mlp([2, 8, 1])
+    calls = {"real": 0, "noise": 0}
+
+    def real():
+        calls["real"] += 1
+        return torch.randn(16, 2) + 3
+
+    def noise():
+        calls["noise"] += 1
+        return torch.randn(16, 2)
+
+    g_before = [p.detach().clone() for p in g_net.parameters()]
+    d_loss, g_loss = gan.gan_round(g_net, d_net, real, noise, torch.optim.SGD(g_net.parameters(), lr=0.1),
+                                   torch.optim.SGD(d_net.parameters(), lr=0.1), k=3)
+    assert calls == {"real": 3, "noise": 4}
+    assert isinstance(d_loss, float) and isinstance(g_loss, float) and math.isfinite(d_loss + g_loss)
+    assert any(not torch.equal(p, q) for p, q in zip(g_net.parameters(), g_before))
+    with pytest.raises(ValueError):
+        gan.gan_round(g_net, d_net, real, noise, torch.optim.SGD(g_net.parameters(), lr=0.1),
+                      torch.optim.SGD(d_net.parameters(), lr=0.1), k=0)
+
+
+def _round_with(d_steps, g_first=False, mean=True, fresh_real=True):
+    def student(G, D, sample_real, sample_noise, g_opt, d_opt, k):
+        g_loss = train.generator_step(D, G, sample_noise(), g_opt) if g_first else None
+        real = sample_real()
+        losses = []
+        for i in range(d_steps(k)):
+            losses.append(train.discriminator_step(D, G, real if not fresh_real else (real if i == 0 else sample_real()),
+                                                   sample_noise(), d_opt))
+        if not g_first:
+            g_loss = train.generator_step(D, G, sample_noise(), g_opt)
+        return (sum(losses) / len(losses) if mean else sum(losses)), g_loss
+    return student
+
+
+def test_check_gan_round_accepts_the_reference_and_names_each_mistake():
+    ex.check_gan_round(lambda *args: gan.gan_round(*args))
+    cases = [(_round_with(lambda k: k + 1), "took"), (_round_with(lambda k: k, g_first=True), "before"),
+             (_round_with(lambda k: k, mean=False), "sum"), (_round_with(lambda k: k, fresh_real=False), "fresh real"),
+             (lambda *args: None, "took 0")]
+    for student, words in cases:
+        with pytest.raises(CheckFailed, match=words):
+            ex.check_gan_round(student)

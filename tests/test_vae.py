@@ -534,3 +534,39 @@ def test_exercise_iwae_bound():
                            (minus_log_k_twice, "log\\(k\\) too low"), (naive_exp, "-inf|NaN or inf")):
         with pytest.raises(CheckFailed, match=message):
             ex.check_iwae_bound(wrong)
+
+
+def test_gaussian_decoder_vae_keeps_its_variance_above_the_floor_and_its_elbo_adds_up():
+    torch.manual_seed(0)
+    model = vae.GaussianMLPVAE(latent_dim=4, hidden=16, min_std=0.05)
+    x = torch.rand(3, 1, 28, 28)
+    z = torch.randn(3, 4)
+    with torch.no_grad():
+        mean, logvar = model.decode_params(z)
+    assert mean.shape == logvar.shape == (3, 1, 28, 28)
+    assert float(mean.min()) >= 0 and float(mean.max()) <= 1
+    assert float(logvar.min()) >= 2 * math.log(0.05) - 1e-6
+    with torch.no_grad():
+        assert torch.allclose(model.decode(z), mean) and torch.allclose(model.decode_logvar(z), logvar)
+    objective, rec, kl = vae.gaussian_elbo(model, x)
+    assert objective.shape == rec.shape == kl.shape == (3,)
+    assert torch.allclose(objective, rec - kl)
+    torch.manual_seed(3)                                       # the same reparameterized sample in both calls
+    loss = vae.gaussian_negative_elbo(model, x, beta=2.0)
+    torch.manual_seed(3)
+    _, rec3, kl3 = vae.gaussian_elbo(model, x)
+    assert float(loss) == pytest.approx(float((2 * kl3 - rec3).mean()), rel=1e-5)
+    # with the variance pinned to 1, log p(x|z) is the fixed-sigma Gaussian of the MSE decoder
+    torch.manual_seed(1)
+    fixed = vae.GaussianMLPVAE(latent_dim=4, hidden=16, min_std=1.0)
+    with torch.no_grad():
+        fixed.decoder[-1].weight[784:].zero_()
+        fixed.decoder[-1].bias[784:].fill_(-50.0)          # softplus(-50 - 0) ~ 0: log-variance = log 1 = 0
+        mu, lv = fixed.encode(x)
+        torch.manual_seed(2)
+        _, rec_fixed, _ = vae.gaussian_elbo(fixed, x)
+        torch.manual_seed(2)
+        mean_fixed, _ = fixed.decode_params(vae.reparameterize(mu, lv))
+    assert torch.allclose(rec_fixed, vae.gaussian_log_likelihood(mean_fixed, x, sigma=1.0), atol=1e-3)
+    with pytest.raises(TypeError):
+        vae.gaussian_elbo(vae.MLPVAE(), x)
