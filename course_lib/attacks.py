@@ -8,7 +8,7 @@ amplifies what a layer responds to (DeepDream) and reconstructs an image from it
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -209,7 +209,7 @@ def deep_dream(layer: nn.Module, images: torch.Tensor, *, steps: int = 20, step_
     return x
 
 
-def invert_features(feature_fn, target: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
+def invert_features(feature_fn: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
                     tv_weight: float = 0.0, tv_beta: float = 1.0, seed: int = 0,
                     image_shape: tuple[int, ...] = (1, 28, 28)) -> tuple[torch.Tensor, list[float]]:
     """Lecture 4. Inverting a representation (Mahendran and Vedaldi, 2015): an image whose features match ``target``.

@@ -315,19 +315,22 @@ class GaussianMLPVAE(MLPVAE):
         self.log_min_var = 2 * math.log(check_number(min_std, "min_std", strict=True))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * 784))
 
+    def _decode_both(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean's logits and the floored log-variance, each ``[N, 1, 28, 28]``, from one decoder pass."""
+        logits, raw = self.decoder(z).reshape(-1, 2, 1, 28, 28).unbind(dim=1)
+        return logits, self.log_min_var + F.softplus(raw - self.log_min_var)
+
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decoder(z)[:, :784].reshape(-1, 1, 28, 28)
+        return self._decode_both(z)[0]
 
     def decode_logvar(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Per-pixel log-variance ``[N, 1, 28, 28]``, at least ``log(min_std**2)``."""
-        raw = self.decoder(z)[:, 784:].reshape(-1, 1, 28, 28)
-        return self.log_min_var + F.softplus(raw - self.log_min_var)
+        return self._decode_both(z)[1]
 
     def decode_params(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean in [0, 1], log-variance)``, each ``[N, 1, 28, 28]``, from one pass of the decoder."""
-        out = self.decoder(z)
-        raw = out[:, 784:].reshape(-1, 1, 28, 28)
-        return torch.sigmoid(out[:, :784].reshape(-1, 1, 28, 28)), self.log_min_var + F.softplus(raw - self.log_min_var)
+        logits, logvar = self._decode_both(z)
+        return torch.sigmoid(logits), logvar
 
 
 class ConvVAE(VAE):
