@@ -231,14 +231,14 @@ def invert_features(feature_fn: Callable[[torch.Tensor], torch.Tensor], target: 
     x = torch.rand(target.shape[0], *image_shape, generator=g).to(target.device).requires_grad_(True)
     target_norm = target.flatten(1).pow(2).sum(dim=1).clamp_min(1e-12)
     optimizer = torch.optim.Adam([x], lr=lr)
-    distances: list[float] = []
+    distances: list[torch.Tensor] = []    # kept on the device: read back once at the end, not every step
     for step in range(steps + 1):
         features = feature_fn(x)
-        if features.shape != target.shape:
+        if step == 0 and features.shape != target.shape:
             raise ValueError(f"feature_fn gives features of shape {tuple(features.shape)}, target has "
                              f"{tuple(target.shape)}")
         relative = (features - target).flatten(1).pow(2).sum(dim=1) / target_norm
-        distances.append(float(relative.detach().sqrt().mean()))
+        distances.append(relative.detach().sqrt().mean())
         if step == steps:
             break
         loss = relative.mean()
@@ -249,7 +249,7 @@ def invert_features(feature_fn: Callable[[torch.Tensor], torch.Tensor], target: 
         optimizer.step()
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
-    return x.detach(), distances
+    return x.detach(), torch.stack(distances).tolist()
 
 
 def plot_attack(clean: torch.Tensor, adversarial: torch.Tensor, model: nn.Module, n: int = 6,
