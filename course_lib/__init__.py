@@ -24,7 +24,8 @@ module                      what it holds
 ``nn``                      ``mlp``, DCGAN blocks and init, lecture 1's U-Net
 ``losses``                  the GAN losses on logits
 ``metrics``                 the course classifier (logits, ``features()``), judging samples,
-                            nearest neighbours, mode coverage, k-NN accuracy and linear probes
+                            nearest neighbours, mode coverage, k-NN accuracy and linear probes,
+                            IS, FID, KID, precision/recall, density/coverage
 ``latent``                  noise and sampling, lerp/slerp, attribute directions
 ``attacks``                 adversarial examples, fooling images, total variation
 ==========================  ============================================================
@@ -38,6 +39,7 @@ module                      lecture
 ``vae``                     3. ELBO, reparameterization, IWAE bound, MLP/conv/conditional VAE
 ``gan``                     4. the lecture's MLP players, D* and C(G) = 2 JSD - log 4, toy GANs
 ``dcgan``                   5. DCGAN models, checkerboard spectra, slant, discriminator features
+``evaluation``              6. disturbances, generators that fool a metric, the real-or-fake quiz
 ``exercises.lectureNN``     the tests behind lecture NN's check cells
 ==========================  ============================================================
 """
@@ -46,7 +48,7 @@ from . import (attacks, checks, config, data, frontend, inference, latent, losse
 from .config import get_device, is_quick, pick, seed_everything  # noqa: F401
 
 #: The lecture tier: module name -> the lecture it belongs to.
-LECTURE_MODULES = {"segmentation": 1, "autoencoders": 2, "vae": 3, "gan": 4, "dcgan": 5}
+LECTURE_MODULES = {"segmentation": 1, "autoencoders": 2, "vae": 3, "gan": 4, "dcgan": 5, "evaluation": 6}
 
 #: The toolkit tier (modules and packages), in the order of the map above.
 TOOLKIT = ("config", "validate", "checks", "results", "data", "shapes", "toys", "viz", "frontend", "inference",

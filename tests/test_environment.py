@@ -4,7 +4,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_PACKAGES = {"jupyterlab", "torch", "torchvision", "matplotlib", "ipywidgets", "torch-snippets",
-                   "nbval", "scipy"}
+                   "nbval", "scipy", "torchmetrics", "torch-fidelity"}
 
 
 def _requirements():

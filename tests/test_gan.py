@@ -457,3 +457,20 @@ def test_check_gan_round_accepts_the_reference_and_names_each_mistake():
     for student, words in cases:
         with pytest.raises(CheckFailed, match=words):
             ex.check_gan_round(student)
+
+
+def test_train_gan_recipe_learns_resumes_and_returns_the_average(tmp_path, monkeypatch):
+    """Lecture 6's one-function GAN loop: the losses move, a finished run is loaded, the EMA copy is returned."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    from course_lib.train import train_gan
+    torch.manual_seed(0)
+    images = torch.rand(256, 1, 28, 28) * 2 - 1
+    g, d = gan.MLPGenerator(hidden=(32,)), gan.MLPDiscriminator(hidden=(32,))
+    out, history = train_gan(g, d, images, steps=20, name="t_gan", latent_dim=gan.LATENT_DIM, batch_size=16,
+                             ema_decay=0.9, instance_noise=0.1, real_label=0.9)
+    assert len(history["d_loss"]) == 20 and out is not g and not out.training
+    g2, d2 = gan.MLPGenerator(hidden=(32,)), gan.MLPDiscriminator(hidden=(32,))
+    _, history2 = train_gan(g2, d2, images, steps=20, name="t_gan", latent_dim=gan.LATENT_DIM, batch_size=16,
+                            ema_decay=0.9)
+    assert history2["d_loss"] == history["d_loss"]          # loaded, not retrained
+    assert all(torch.equal(a, b) for a, b in zip(g.state_dict().values(), g2.state_dict().values()))
