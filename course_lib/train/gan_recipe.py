@@ -26,6 +26,7 @@ from .schedules import lr_schedule
 
 def adam(parameters, lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> torch.optim.Adam:
     """Lecture 6. Adam, fused into one kernel for all parameters where this torch supports it (same updates, faster)."""
+    parameters = list(parameters)   # a generator would be used up by a failed first attempt
     fused = "fused" in inspect.signature(torch.optim.Adam).parameters
     try:
         return torch.optim.Adam(parameters, lr=lr, betas=betas, **({"fused": True} if fused else {}))
