@@ -113,7 +113,8 @@ def disturb(images: torch.Tensor, kind: str, level: float, *, seed: int = 0) -> 
         x = _swirl(x, strength)
     else:  # mixed with shapes
         replaced = torch.randperm(n, generator=generator)[:round(strength * n)]
-        x[replaced] = shape_images(len(replaced), seed=seed) if len(replaced) else x[replaced]
+        if len(replaced):
+            x[replaced] = shape_images(len(replaced), seed=seed)
     return x.clamp(0, 1)
 
 

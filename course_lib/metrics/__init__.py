@@ -9,13 +9,4 @@
 * :mod:`~course_lib.metrics.scores`: Inception Score, FID (and FID_inf), KID;
 * :mod:`~course_lib.metrics.manifold`: k-NN precision/recall and density/coverage.
 """
-from . import (  # noqa: F401
-    classifier,
-    coverage,
-    embedding,
-    judging,
-    manifold,
-    neighbours,
-    probes,
-    scores,
-)
+from . import classifier, coverage, embedding, judging, manifold, neighbours, probes, scores  # noqa: F401

@@ -19,10 +19,7 @@ from collections.abc import Callable
 import torch
 
 from ..validate import check_int
-from .scores import _check_pair
-
-#: Distances computed at once: about 32 MB of float64 per block of rows.
-_BLOCK_ELEMENTS = 1 << 22
+from .scores import _BLOCK_ELEMENTS, _check_pair   # the same input checks and block size as the scores
 
 
 def _by_blocks(queries: torch.Tensor, references: torch.Tensor, reduce: Callable[[torch.Tensor], torch.Tensor],

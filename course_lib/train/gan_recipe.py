@@ -8,8 +8,6 @@ instance noise and moving average of the generator's weights), checkpointed as a
 """
 from __future__ import annotations
 
-import inspect
-
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -27,10 +25,9 @@ from .schedules import lr_schedule
 def adam(parameters, lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> torch.optim.Adam:
     """Lecture 6. Adam, fused into one kernel for all parameters where this torch supports it (same updates, faster)."""
     parameters = list(parameters)   # a generator would be used up by a failed first attempt
-    fused = "fused" in inspect.signature(torch.optim.Adam).parameters
     try:
-        return torch.optim.Adam(parameters, lr=lr, betas=betas, **({"fused": True} if fused else {}))
-    except RuntimeError:   # an older torch without fused Adam on this device
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError):   # an older torch: no fused Adam, or not on this device
         return torch.optim.Adam(parameters, lr=lr, betas=betas)
 
 
