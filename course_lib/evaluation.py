@@ -8,20 +8,27 @@ The metrics themselves (IS, FID, KID, precision/recall, density/coverage) are to
 2. **degenerate generators** that a metric should catch: :func:`one_image_per_class` (perfect
    digits, no diversity) and :func:`copy_training_images` (memorization);
 3. the **"which one is real?"** quiz (:func:`real_or_fake_quiz`), ipywidgets with a static fallback;
-4. figures: a metric against the disturbance level, FID against 1/N with the FID_inf line.
+4. the **models under test**: :func:`load_finished_run` takes a generator from an earlier lecture's
+   finished checkpoint, read-only;
+5. figures: a metric against the disturbance level, FID against 1/N with the FID_inf line, the models'
+   scores side by side.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from . import viz
+from .config import mode_name
 from .frontend import why_no_widgets
 from .shapes import make_shapes
+from .train.checkpoints import checkpoint_dir, load_checkpoint
 from .validate import check_choice, check_images, check_int, check_labels, check_number
 
 # --------------------------------------------------------------------------------------------
@@ -245,7 +252,43 @@ def real_or_fake_quiz(real: torch.Tensor, fake: torch.Tensor, rounds: int = 10, 
 
 
 # --------------------------------------------------------------------------------------------
-# 4. Figures
+# 4. The models under test: earlier lectures' checkpoints
+# --------------------------------------------------------------------------------------------
+
+def load_finished_run(model: nn.Module, run: str, part: str, steps: int,
+                      map_location: str | torch.device = "cpu") -> Path | None:
+    """Lecture 6. Load ``part`` of an earlier lecture's *finished* run ``run`` into ``model``; return the file, or None.
+
+    Looks in the checkpoint folder for this mode's files of the run, ``<run>-<mode>.pt`` or
+    ``<run>-<letters>-<mode>.pt`` (the letters say whose code trained it, see
+    :func:`course_lib.checks.run_name`), newest first, and takes the first that reached ``steps``
+    (steps or epochs, as that run counts) and whose ``part`` fits ``model``. Read-only: a file that
+    does not qualify is skipped, never moved or rewritten, and ``model`` stays as it was.
+    """
+    check_int(steps, "steps", 1)
+    folder = checkpoint_dir()
+    candidates = [p for p in folder.glob(f"{run}*-{mode_name()}.pt")
+                  if p.name == f"{run}-{mode_name()}.pt" or p.name[len(run)] == "-"] if folder.is_dir() else []
+    for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            state = load_checkpoint(path, map_location=map_location)
+            if int(state.get("step", -1)) < steps:
+                continue   # an interrupted run: its lecture resumes it, we do not use it half-trained
+            weights = state["parts"][part]
+            before = {k: v.clone() for k, v in model.state_dict().items()}
+            try:
+                model.load_state_dict(weights)
+            except (RuntimeError, ValueError, TypeError):
+                model.load_state_dict(before)
+                continue
+        except (RuntimeError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+        return path
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Figures
 # --------------------------------------------------------------------------------------------
 
 def plot_disturbance_response(levels: Sequence[float], curves: Mapping[str, Mapping[str, Sequence[float]]],
@@ -264,8 +307,9 @@ def plot_disturbance_response(levels: Sequence[float], curves: Mapping[str, Mapp
         strip = torch.cat([torch.cat(list(images), dim=-1) for images in examples.values()], dim=-2)
         ax.imshow(strip[0].numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_yticks([14 + 28 * i for i in range(len(examples))], list(examples))
-        ax.set_xticks([14 + 28 * i for i in range(len(levels))], [f"level {v:g}" for v in levels])
-        ax.set_title("the disturbances (one digit, every level)")
+        ax.set_xticks([14 + 28 * i for i in range(len(levels))], [f"{v:g}" for v in levels])
+        ax.set_xlabel("level")
+        ax.set_title("the disturbances, every level")
     for j, metric in enumerate(metrics):
         ax = fig.add_subplot(grid[rows - 1, j])
         for name, values in curves[metric].items():
@@ -295,5 +339,37 @@ def plot_fid_bias(fid_at: Mapping[int, float], fid_inf: float, slope: float, tit
     ax.set_ylabel("FID")
     ax.set_title(title or "FID's bias with the sample size")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scores(table: Mapping[str, Mapping[str, float]], metrics: Sequence[str],
+                lower_is_better: Sequence[str] = ("FID", "KID")) -> plt.Figure:
+    """Lecture 6. One bar panel per metric, one bar per row of ``table`` (``table[row][metric]``), real data in grey.
+
+    Rows whose name starts with ``"real"`` are drawn in grey: they are the bar a model is measured
+    against. Panels of ``lower_is_better`` metrics say so in their title (and FID's uses a log scale);
+    density's says that about 1 is what real data gets (above 1 means crowding where real data is dense).
+    """
+    rows = list(table)
+    if not rows or not metrics:
+        raise ValueError("plot_scores needs at least one row and one metric")
+    cols = min(4, len(metrics))
+    lines = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.6 * cols, 3.0 * lines), squeeze=False)
+    colours = ["0.6" if r.startswith("real") else f"C{i}" for i, r in enumerate(rows)]
+    for ax, metric in zip(axes.flat, metrics):
+        values = [float(table[r][metric]) for r in rows]
+        ax.barh(range(len(rows)), values, color=colours)
+        ax.set_yticks(range(len(rows)), rows if ax in axes[:, 0] else [""] * len(rows), fontsize=8)
+        ax.invert_yaxis()
+        better = ("lower is better" if metric in lower_is_better
+                  else "about 1 for real data" if metric == "density" else "higher is better")
+        ax.set_title(f"{metric} ({better})", fontsize=9)
+        if metric == "FID" and min(values) > 0:
+            ax.set_xscale("log")
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
     fig.tight_layout()
     return fig

@@ -4,6 +4,7 @@
     bash course.sh bench --only quick loader  # skip the full-mode runs
     bash course.sh bench --lectures 01        # one lecture
     bash course.sh bench --only recipe        # the AE/VAE training recipe against the usual PyTorch loop
+    bash course.sh bench --only fid           # course FID against torchmetrics on 10,000 x 10,000 features
 
 Prints a Markdown report and writes it to build/benchmark.md (JSON beside it).
 """
@@ -167,7 +168,59 @@ def bench_recipe(epoch_counts: tuple[int, ...] = (10, 45), seed: int = 1) -> lis
     return rows
 
 
-def report(rows: list[dict], loader: dict | None, recipe: list[dict] | None = None) -> str:
+def bench_fid(n: int = 10_000, dims: tuple[int, ...] = (128, 2048), seed: int = 0) -> list[dict]:
+    """Course FID (``metrics.scores.fid``) against torchmetrics' ``FrechetInceptionDistance`` on the same features.
+
+    Two sets of ``n`` correlated Gaussian feature vectors (a random mixing matrix, the second set
+    shifted and rescaled a little), for each feature dimension in ``dims``: 128 (the course
+    classifier) and 2048 (Inception-v3). torchmetrics gets them through an identity "feature
+    network", so both see identical numbers; its time includes ``update`` (it accumulates the sums
+    there) and ``compute``. Best of three runs each.
+    """
+    import torch
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from course_lib.metrics import scores
+
+    class Rows(torch.nn.Module):
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.num_features = d
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    def best_of(fn, repeats: int = 3) -> tuple[float, float]:
+        times, value = [], None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            value = fn()
+            times.append(time.perf_counter() - start)
+        return min(times), value
+
+    rows = []
+    for d in dims:
+        g = torch.Generator().manual_seed(seed)
+        mixing = torch.randn(d, d, generator=g) / d ** 0.5
+        a = torch.randn(n, d, generator=g) @ mixing
+        b = (1.1 * torch.randn(n, d, generator=g) + 0.05) @ mixing
+
+        def library(a: torch.Tensor = a, b: torch.Tensor = b, d: int = d) -> float:
+            metric = FrechetInceptionDistance(feature=Rows(d))
+            metric.update(a, real=True)
+            metric.update(b, real=False)
+            return float(metric.compute())
+
+        ours_s, ours = best_of(lambda a=a, b=b: scores.fid(a, b))
+        theirs_s, theirs = best_of(library)
+        rows.append({"n": n, "d": d, "course_fid": ours, "torchmetrics_fid": theirs,
+                     "relative_difference": abs(ours - theirs) / abs(theirs), "course_s": round(ours_s, 3),
+                     "torchmetrics_s": round(theirs_s, 3), "time_ratio": round(ours_s / theirs_s, 2)})
+    return rows
+
+
+def report(rows: list[dict], loader: dict | None, recipe: list[dict] | None = None,
+           fid: list[dict] | None = None) -> str:
     lines = ["# Course benchmark", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}", ""]
@@ -187,19 +240,26 @@ def report(rows: list[dict], loader: dict | None, recipe: list[dict] | None = No
         lines += ["| VAE training loop | epochs | test -ELBO (nats) | seconds |", "|---|---:|---:|---:|"]
         lines += [f"| {r['loop']} | {r['epochs']} | {r['test_nats']:.2f} | {r['seconds']:.1f} |" for r in recipe]
         lines.append("")
+    if fid:
+        lines += [("| FID of 10,000 x 10,000 features | course | torchmetrics | relative difference | course s | "
+                   "torchmetrics s | time ratio |"), "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['n']:,} x {r['n']:,}, d = {r['d']} | {r['course_fid']:.6f} | {r['torchmetrics_fid']:.6f} | "
+                  f"{r['relative_difference']:.1e} | {r['course_s']:.3f} | {r['torchmetrics_s']:.3f} | "
+                  f"{r['time_ratio']:.2f} |" for r in fid]
+        lines.append("")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", choices=["quick", "full", "loader", "recipe"],
-                        default=["quick", "full", "loader", "recipe"])
+    parser.add_argument("--only", nargs="+", choices=["quick", "full", "loader", "recipe", "fid"],
+                        default=["quick", "full", "loader", "recipe", "fid"])
     parser.add_argument("--lectures", nargs="*", default=[], help="lecture numbers, e.g. 01 02")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build")
     args = parser.parse_args()
     lectures = [n.zfill(2) for n in args.lectures]
     rows: list[dict] = []
-    loader = recipe = None
+    loader = recipe = fid = None
     with tempfile.TemporaryDirectory() as scratch:
         if "loader" in args.only:
             print("Data loading ...")
@@ -207,17 +267,21 @@ def main() -> int:
         if "recipe" in args.only:
             print("VAE recipe vs the PyTorch example's loop ...")
             recipe = bench_recipe()
+        if "fid" in args.only:
+            print("Course FID vs torchmetrics on 10,000 x 10,000 features ...")
+            fid = bench_fid()
         if "quick" in args.only:
             print("Quick mode (every notebook, student and solution versions):")
             rows += bench_notebooks(lectures, quick=True, scratch=Path(scratch))
         if "full" in args.only:
             print("Full mode (solution notebooks):")
             rows += bench_notebooks(lectures, quick=False, scratch=Path(scratch))
-    text = report(rows, loader, recipe)
+    text = report(rows, loader, recipe, fid)
     print("\n" + text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.md").write_text(text)
-    (args.out / "benchmark.json").write_text(json.dumps({"notebooks": rows, "loader": loader, "recipe": recipe}, indent=1))
+    (args.out / "benchmark.json").write_text(json.dumps({"notebooks": rows, "loader": loader, "recipe": recipe, "fid": fid},
+                                                               indent=1))
     return 0 if all(r["ok"] for r in rows) else 1
 
 

@@ -10,7 +10,11 @@ real balls that hold at least one generated sample.
 The radius follows torch-fidelity's ``prc`` exactly: the (k + 1)-th smallest distance from a point
 to its own set, the point itself being the 0th neighbour at distance 0 (so duplicates count as
 neighbours), and a ball includes its boundary (``<=``). Distances are ``torch.cdist`` in float64,
-in blocks of rows: 10,000 x 10,000 samples take about 150 MB.
+in blocks of rows: 10,000 x 10,000 samples take about 150 MB. Exact duplicates are at a distance of
+round-off size (about 1e-8, from the matrix-product form of ``cdist``), so a tie between a duplicate and a
+radius that is itself a duplicate's distance may be settled either way by the rounding of one block shape
+or another (torch-fidelity's batched variant has the same property); without such ties the block size
+never changes a result.
 """
 from __future__ import annotations
 
