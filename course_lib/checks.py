@@ -19,14 +19,20 @@ The second half holds the small helpers the tests in ``course_lib/exercises/`` s
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
 
-from .config import flag
+from .config import flag, setting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +43,66 @@ _ORIGINS: dict[int, tuple[object, str]] = {}
 
 class CheckFailed(AssertionError):
     """Lecture 1. Raised inside a check with a message meant for the student."""
+
+
+#: Seconds one check may run (``COURSE_CHECK_SECONDS`` overrides it): student code that loops forever is stopped.
+CHECK_SECONDS = 120.0
+#: Characters of what the student's code prints during a check that are shown; the rest is only counted.
+MAX_PRINTED = 2000
+
+
+class CheckTimedOut(BaseException):
+    """Lecture 1. The check ran past its time limit. A BaseException, so that a student's ``except Exception`` in an
+    endless loop cannot swallow it."""
+
+
+class _CappedOutput(io.StringIO):
+    """Keeps the first ``MAX_PRINTED`` characters written to it and counts the rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        room = MAX_PRINTED - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def report(self) -> str:
+        shown = self.getvalue()
+        if self.dropped:
+            shown = shown.rstrip("\n") + f"\n... ({self.dropped:,} more characters printed by your code, not shown)\n"
+        return shown
+
+
+def _check_seconds() -> float:
+    value = setting("COURSE_CHECK_SECONDS")
+    try:
+        return float(value) if value is not None else CHECK_SECONDS
+    except ValueError:
+        raise ValueError(f"COURSE_CHECK_SECONDS must be a number of seconds, got {value!r}") from None
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`CheckTimedOut` in the main thread after ``seconds`` (POSIX timers; elsewhere no limit)."""
+    usable = seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise CheckTimedOut()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def expect_shape(actual: Any, expected_shape: tuple[int, ...], what: str) -> None:
@@ -53,6 +119,14 @@ def expect_shape(actual: Any, expected_shape: tuple[int, ...], what: str) -> Non
 
 def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
     """Lecture 1. Compare numbers or tensors; on a mismatch, say *how* they differ (sign, offset, factor)."""
+    if isinstance(actual, torch.Tensor) and isinstance(expected, torch.Tensor):
+        if actual.requires_grad and actual.grad_fn is None and not expected.requires_grad:
+            raise CheckFailed(f"{what} requires grad but comes from no computation on the inputs (a leaf made "
+                              f"with requires_grad=True?): return the result of operations on the inputs.")
+        low = (torch.float16, torch.bfloat16)
+        if actual.dtype in low and expected.dtype not in low:
+            raise CheckFailed(f"{what} has dtype {actual.dtype}, expected {expected.dtype}: do not lower the "
+                              f"precision (a .half() or a tensor created with another dtype).")
     a = _tensor(actual, what).double()
     e = _tensor(expected, "the expected value").double()
     expect_shape(a, tuple(e.shape), what)
@@ -83,8 +157,18 @@ def expect_equal(actual: Any, expected: Any, what: str) -> None:
         raise CheckFailed(f"{what} is {actual!r}, expected {expected!r}.")
 
 
+def _expect_cpu(value: torch.Tensor, what: str) -> None:
+    """The checks feed CPU tensors: an answer elsewhere (another device, or a ``meta`` tensor without data) is wrong."""
+    if value.device.type == "meta":
+        raise CheckFailed(f"{what} is a 'meta' tensor, which has a shape but no values: compute it from the inputs.")
+    if value.device.type != "cpu":
+        raise CheckFailed(f"{what} is on the device {value.device}, but the inputs were on the CPU: create new "
+                          f"tensors on the inputs' device (device=x.device, or torch.zeros_like(x)), never a fixed one.")
+
+
 def _tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
+        _expect_cpu(value, what)
         return value.detach()
     try:
         return torch.as_tensor(value)
@@ -103,23 +187,79 @@ def _where_it_raised(error: BaseException) -> str:
 
 
 def check(exercise: str, test: Callable[[], None]) -> bool:
-    """Lecture 1. Run one exercise's test and print a one-line verdict; return whether it passed."""
+    """Lecture 1. Run one exercise's test and print a one-line verdict; return whether it passed.
+
+    What the student's code prints during the test is shown first, cut after ``MAX_PRINTED``
+    characters. A test that runs longer than ``COURSE_CHECK_SECONDS`` (default ``CHECK_SECONDS``)
+    is stopped with a ⏳ verdict; so is one whose code calls ``exit()``. Ctrl-C still interrupts.
+    """
+    seconds = _check_seconds()
+    printed = _CappedOutput()
     try:
-        test()
+        with _time_limit(seconds), contextlib.redirect_stdout(printed):
+            test()
+    except CheckTimedOut:
+        verdict, passed = (f"⏳ {exercise}: stopped after {seconds:g} s without finishing. Is there a loop that never "
+                           f"ends (a while whose condition never changes)? Fix the cell above and run this check "
+                           f"again."), False
     except NotImplementedError:
         verdict, passed = f"⏳ {exercise}: not done yet. Fill in the cell above and run this check again.", False
     except CheckFailed as failure:
         verdict, passed = f"❌ {exercise}: {failure}", False
+    except SystemExit:
+        verdict, passed = (f"❌ {exercise}: your code called exit() (SystemExit); return a value instead of "
+                           f"stopping Python."), False
     except Exception as error:  # the student's code crashed: say where, without a traceback
-        verdict, passed = (f"❌ {exercise}: your code raised {type(error).__name__}: {error}"
+        message = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        verdict, passed = (f"❌ {exercise}: your code raised {type(error).__name__}: {message}"
                            f"{_where_it_raised(error)}"), False
     else:
         verdict, passed = f"✅ {exercise}: passed.", True
+    if printed.tell():
+        print(printed.report(), end="")
     print(verdict)
     sys.stdout.flush()
     if not passed and flag("COURSE_STRICT_CHECKS"):
         raise AssertionError(f"COURSE_STRICT_CHECKS=1 and the check did not pass: {verdict}")
     return passed
+
+
+def _changed(before: torch.Tensor, after: torch.Tensor) -> bool:
+    if before.shape != after.shape or before.dtype != after.dtype:
+        return True
+    both_nan = torch.isnan(before) & torch.isnan(after) if before.is_floating_point() else False
+    return bool(((before != after) & ~both_nan).any()) if before.numel() else False
+
+
+def _guard_inputs(student: F) -> F:
+    """``student``, failing the check when a call changes one of its tensor arguments in place.
+
+    Classes (modules the student builds) and non-callables pass through unchanged; so do calls
+    whose arguments are modules or optimizers, which some exercises must update in place.
+    """
+    if isinstance(student, type) or not callable(student):
+        return student
+
+    @functools.wraps(student)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor) and a.device.type != "meta"]
+        before = [t.detach().clone() for t in tensors]
+        result = student(*args, **kwargs)
+        outputs = result if isinstance(result, (tuple, list)) else (result,)
+        for out in outputs:
+            if (isinstance(out, torch.Tensor) and out.requires_grad and out.grad_fn is None
+                    and not any(out is t for t in tensors)):
+                raise CheckFailed("your function returns a tensor that requires grad but comes from no computation "
+                                  "(made with requires_grad=True or .requires_grad_()): return results computed "
+                                  "from the inputs, and .detach() what must not carry gradients.")
+        for position, (t, copy) in enumerate(zip(tensors, before)):
+            if _changed(copy, t.detach()):
+                raise CheckFailed(f"your function changed its tensor argument number {position + 1} in place "
+                                  f"(an operation ending in _, x[...] = ..., or +=): the caller still needs its "
+                                  f"inputs, so compute the result in new tensors.")
+        return result
+
+    return guarded  # type: ignore[return-value]
 
 
 def use_if_passes(exercise: str, student: F, reference: F, test: Callable[[F], None]) -> F:
@@ -129,7 +269,7 @@ def use_if_passes(exercise: str, student: F, reference: F, test: Callable[[F], N
     unfinished one never blocks the lecture. Which of the two was returned is recorded
     (:func:`origin`, :func:`run_name`).
     """
-    if check(exercise, lambda: test(student)):
+    if check(exercise, lambda: test(_guard_inputs(student))):
         _ORIGINS[id(student)] = (student, STUDENT)
         return student
     _ORIGINS[id(reference)] = (reference, REFERENCE)
@@ -178,6 +318,7 @@ def seeded(seed: int) -> torch.Generator:
 def as_tensor(value: object, what: str) -> torch.Tensor:
     """Lecture 2. ``value`` itself if it is a tensor, a float tensor for a plain number, else a ``CheckFailed``."""
     if isinstance(value, torch.Tensor):
+        _expect_cpu(value, what)
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return torch.tensor(float(value))
@@ -188,12 +329,15 @@ def expect_scalar_tensor(value: object, what: str) -> torch.Tensor:
     """Lecture 4. ``value`` must be a 0-d tensor (a loss that ``.backward()`` works on)."""
     if not isinstance(value, torch.Tensor):
         raise CheckFailed(f"{what} should be a scalar tensor (so that .backward() works), got {type(value).__name__}.")
+    _expect_cpu(value, what)
     expect_shape(value, (), f"{what} (one number for the whole batch: average over it)")
     return value
 
 
 def matches(actual: object, expected: torch.Tensor, atol: float = 1e-6) -> bool:
     """Lecture 4. Quietly: is ``actual`` a tensor (or number) of ``expected``'s shape and value?"""
+    if isinstance(actual, torch.Tensor) and actual.device.type != "cpu":
+        return False
     try:
         a = torch.as_tensor(actual.detach() if isinstance(actual, torch.Tensor) else actual, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):

@@ -46,6 +46,7 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (
     Switch("COURSE_DEVICE", "value", "force a device, e.g. cpu or cuda:1"),
     Switch("COURSE_STRICT_CHECKS", "flag", "an exercise check that does not pass raises (the tests run solutions/ so)"),
     Switch("COURSE_STATIC_WIDGETS", "flag", "draw the static fallback instead of interactive widgets"),
+    Switch("COURSE_CHECK_SECONDS", "value", "how long one exercise check may run before it is stopped (default 120)"),
 )}
 
 
