@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .config import REPO_ROOT, flag, setting
-from .validate import check_tensor
+from .validate import check_int, check_tensor
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 OFFLINE_ENV = "COURSE_OFFLINE"
@@ -363,6 +363,14 @@ class Batches:
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
         return full if (self.drop_last or rest == 0) else full + 1
+
+    def skip_passes(self, passes: int) -> None:
+        """Lecture 2. Draw and discard the shuffles of ``passes`` epochs, so that a resumed run sees the same
+        batches as one that never stopped (a no-op without shuffling)."""
+        check_int(passes, "passes", 0)
+        if self.shuffle:
+            for _ in range(passes):
+                torch.randperm(self.n, generator=self._generator)
 
     def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, ...]]:
         yield from self._one_pass()

@@ -296,3 +296,16 @@ def test_load_oxford_pets_offline_without_files_says_how_to_get_them(tmp_path, m
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     with pytest.raises(data.DatasetNotFoundError, match="no download tried"):
         data.load_oxford_pets(root=tmp_path)
+
+
+def test_skip_passes_gives_a_resumed_loop_the_shuffles_of_one_that_never_stopped():
+    x = torch.arange(20.0).view(20, 1)
+    never_stopped = data.Batches(x, batch_size=20, seed=3)
+    passes = [next(iter(never_stopped)) for _ in range(3)]
+    resumed = data.Batches(x, batch_size=20, seed=3)
+    resumed.skip_passes(2)
+    assert torch.equal(next(iter(resumed)), passes[2])
+    assert not torch.equal(passes[0], passes[2])
+    ordered = data.Batches(x, batch_size=20, shuffle=False)
+    ordered.skip_passes(5)                       # nothing to skip without shuffling
+    assert torch.equal(next(iter(ordered)), x)

@@ -108,6 +108,8 @@ def fit(model: torch.nn.Module,
             history.setdefault("loss", [])
             history.setdefault("epoch_loss", [])
             print(f"Resumed '{desc}' from {checkpoint} after epoch {start_epoch}/{epochs}.")
+            if hasattr(batches, "skip_passes"):   # the same shuffles as a run that never stopped
+                batches.skip_passes(start_epoch)
 
     pending = _History(history, desc)
     for epoch in range(start_epoch, epochs):
