@@ -60,10 +60,10 @@ CHILD = textwrap.dedent('''
 
         checkpoints.os.replace = slow_replace
 
-    ae.train_autoencoder(model, images, epochs=%d, lr=3e-3, loss=loss, checkpoint="kill_resume", desc="AE")
+    ae.train_autoencoder(model, images, epochs=EPOCHS, lr=3e-3, loss=loss, checkpoint="kill_resume", desc="AE")
     torch.save(model.state_dict(), out)
     print("DONE", flush=True)
-''' % EPOCHS)
+''').replace("EPOCHS", str(EPOCHS))
 
 
 def _start(mode: str, checkpoint_dir: Path, out: Path, script: Path) -> subprocess.Popen:
