@@ -191,7 +191,8 @@ def check(exercise: str, test: Callable[[], None]) -> bool:
 
     What the student's code prints during the test is shown first, cut after ``MAX_PRINTED``
     characters. A test that runs longer than ``COURSE_CHECK_SECONDS`` (default ``CHECK_SECONDS``)
-    is stopped with a ⏳ verdict; so is one whose code calls ``exit()``. Ctrl-C still interrupts.
+    is stopped with a ⏳ verdict; code that calls ``exit()`` gets a ❌ instead of ending the kernel. Ctrl-C
+    still interrupts.
     """
     seconds = _check_seconds()
     printed = _CappedOutput()
