@@ -6,6 +6,7 @@
 #   bash course.sh prerun     execute every solution notebook in full mode into build/ (ipynb + HTML)
 #   bash course.sh bench      measure quick/full times, reached quality and data-loader speed
 #   bash course.sh notebooks  regenerate notebooks/ from solutions/
+#   bash course.sh grade NB.. run submitted student notebooks (quick mode), write build/grades/<lecture>.csv/.md
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
@@ -63,5 +64,6 @@ case "${1:-}" in
     prerun)    setup; shift; use_offline_copy; "$PY" tools/prerun.py "$@" ;;
     bench)     setup; shift; use_offline_copy; "$PY" tools/benchmark.py "$@" ;;
     notebooks) setup; "$PY" tools/make_student_notebooks.py ;;
-    *) sed -n '2,9p' "$0"; exit 2 ;;
+    grade)     setup; shift; use_offline_copy; "$PY" tools/grade.py "$@" ;;
+    *) sed -n '2,10p' "$0"; exit 2 ;;
 esac
