@@ -7,6 +7,8 @@
 #   bash course.sh bench      measure quick/full times, reached quality and data-loader speed
 #   bash course.sh notebooks  regenerate notebooks/ from solutions/
 #   bash course.sh grade NB.. run submitted student notebooks (quick mode), write build/grades/<lecture>.csv/.md
+#   bash course.sh site       build the course site from the pre-run notebooks into build/site/
+#   bash course.sh check-browser  drive JupyterLab (and the site, if built) in headless Chromium; screenshots in build/browser/
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
@@ -65,5 +67,7 @@ case "${1:-}" in
     bench)     setup; shift; use_offline_copy; "$PY" tools/benchmark.py "$@" ;;
     notebooks) setup; "$PY" tools/make_student_notebooks.py ;;
     grade)     setup; shift; use_offline_copy; "$PY" tools/grade.py "$@" ;;
-    *) sed -n '2,10p' "$0"; exit 2 ;;
+    site)      setup; shift; use_offline_copy; "$PY" tools/site.py "$@" ;;
+    check-browser) setup; shift; use_offline_copy; "$PY" tools/browser_check.py "$@" ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -54,18 +54,37 @@ def test_readme_top_has_the_two_commands_and_ci_runs_the_test_one():
     assert re.search(r"^exec bash course\.sh test\s*$", ci, flags=re.MULTILINE)
 
 
-def test_colab_badges_point_at_the_course_repository():
+def test_colab_badges_and_setup_cell_take_the_repository_from_one_place():
+    import json
     import sys
     sys.path.insert(0, str(ROOT / "tools"))
-    from course_meta import COURSE_BRANCH, COURSE_REPO
+    from course_meta import (
+        COURSE_BRANCH,
+        COURSE_REPO,
+        SETUP_CELL,
+        colab_badge,
+        colab_url,
+    )
 
+    assert COURSE_REPO.startswith("https://github.com/") and COURSE_REPO.count("/") == 4
+    # The setup cell clones exactly that repository and branch (unless COURSE_REPO_URL says otherwise).
+    assert f'os.environ.get("COURSE_REPO_URL", "{COURSE_REPO}")' in SETUP_CELL
+    assert f'"--branch", "{COURSE_BRANCH}"' in SETUP_CELL
+    # The README's badges: one per student notebook, each the address colab_url builds.
     readme = (ROOT / "README.md").read_text()
-    links = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
-    assert links
-    prefix = COURSE_REPO.removeprefix("https://github.com/") + f"/blob/{COURSE_BRANCH}/notebooks/"
+    links = re.findall(r"https://colab\.research\.google\.com/github/[^)\s]+", readme)
+    names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(link.rsplit("/", 1)[1] for link in links) == names
     for link in links:
-        assert link.startswith(prefix), link
-        assert (ROOT / "notebooks" / link.removeprefix(prefix)).is_file(), f"badge to a missing notebook: {link}"
+        assert link == colab_url(link.rsplit("/", 1)[1]), f"stale badge (run bash course.sh notebooks): {link}"
+    # Every notebook's title cell carries its own badge, and its first code cell is the setup cell.
+    for folder in ("notebooks", "solutions"):
+        for name in names:
+            cells = json.loads((ROOT / folder / name).read_text())["cells"]
+            title = next(c for c in cells if c["cell_type"] == "markdown")
+            assert colab_badge(name) in "".join(title["source"]), f"{folder}/{name}: no or a stale Colab badge"
+            first_code = next(c for c in cells if c["cell_type"] == "code")
+            assert "".join(first_code["source"]) == SETUP_CELL
 
 
 def _library_modules():

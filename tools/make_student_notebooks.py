@@ -2,7 +2,8 @@
 
 solutions/ is the single source of truth. Every region between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` becomes a stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``) with
-the region's indentation, the setup cell is made canonical, and outputs are dropped.
+the region's indentation, the setup cell is made canonical, the title cell gets the notebook's Colab badge, and outputs are
+dropped. The README's Colab badges are rewritten from tools/course_meta.py too.
 
     python tools/make_student_notebooks.py          # write notebooks/ (and clean solutions/)
     python tools/make_student_notebooks.py --check  # exit 1 if anything is stale or dirty
@@ -12,11 +13,25 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from course_meta import BEGIN, END, NOTEBOOKS, SETUP_CELL, SOLUTIONS, STUB  # noqa: E402
+from course_meta import (
+    BEGIN,
+    COLAB_BADGE_PREFIX,
+    END,
+    NOTEBOOKS,
+    REPO_ROOT,
+    SETUP_CELL,
+    SOLUTIONS,
+    STUB,
+    colab_badge,
+    colab_url,
+)
+
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]*?/notebooks/(\d\d_[a-z0-9_]+\.ipynb)")
 
 
 class SolutionMarkerError(ValueError):
@@ -51,13 +66,27 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
-def clean(nb: dict) -> dict:
-    """Outputs and execution counts dropped, the setup cell made canonical, sources as strings."""
+def with_badge(title_cell: str, notebook: str) -> str:
+    """The title cell's source with the notebook's Colab badge as its second paragraph (replacing an old one)."""
+    title, _, rest = title_cell.partition("\n")
+    rest = rest.lstrip("\n")
+    if rest.startswith(COLAB_BADGE_PREFIX):
+        rest = rest.partition("\n")[2].lstrip("\n")
+    return f"{title}\n\n{colab_badge(notebook)}\n\n{rest}".rstrip("\n")
+
+
+def clean(nb: dict, name: str) -> dict:
+    """Outputs and execution counts dropped, the setup cell made canonical, the title cell's Colab badge
+    written, sources as strings."""
     nb = copy.deepcopy(nb)
     first_code = True
+    first_markdown = True
     for cell in nb["cells"]:
         cell["source"] = _source(cell)
         cell.get("metadata", {}).pop("execution", None)
+        if cell["cell_type"] == "markdown" and first_markdown:
+            cell["source"] = with_badge(cell["source"], name)
+            first_markdown = False
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
@@ -67,12 +96,12 @@ def clean(nb: dict) -> dict:
     return nb
 
 
-def student_version(solution_nb: dict, where: str = "") -> dict:
-    """The student notebook for one (cleaned) solution notebook."""
-    nb = clean(solution_nb)
+def student_version(solution_nb: dict, name: str) -> dict:
+    """The student notebook for one solution notebook (``name``: its file name)."""
+    nb = clean(solution_nb, name)
     for index, cell in enumerate(nb["cells"]):
         if cell["cell_type"] == "code":
-            cell["source"] = strip_solutions(cell["source"], f"{where} cell {index}")
+            cell["source"] = strip_solutions(cell["source"], f"{name} cell {index}")
     return nb
 
 
@@ -98,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     for solution_path in sorted(SOLUTIONS.glob("*.ipynb")):
         raw = solution_path.read_text()
         nb = json.loads(raw)
-        cleaned = dumps(clean(nb))
+        cleaned = dumps(clean(nb, solution_path.name))
         student = dumps(student_version(nb, solution_path.name))
         student_path = NOTEBOOKS / solution_path.name
         expected_students.add(student_path.name)
@@ -109,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.check:
                     path.parent.mkdir(exist_ok=True)
                     path.write_text(text)
+    readme_path = REPO_ROOT / "README.md"
+    readme = readme_path.read_text()
+    fresh_readme = COLAB_LINK.sub(lambda link: colab_url(link.group(1)), readme)
+    if fresh_readme != readme:
+        stale.append("README.md (Colab badges)")
+        if not args.check:
+            readme_path.write_text(fresh_readme)
     for orphan in sorted(NOTEBOOKS.glob("*.ipynb")):
         if orphan.name not in expected_students:
             stale.append(f"{orphan.relative_to(SOLUTIONS.parent)} (no solutions/ counterpart)")
