@@ -300,3 +300,53 @@ def test_run_validates_its_parts(tmp_path):
         train.Run(tmp_path / "run.pt", {})
     with pytest.raises(TypeError, match="state_dict"):
         train.Run(tmp_path / "run.pt", {"model": nn.Linear(1, 1), "count": 3})
+
+
+# ---- a folder that becomes read-only ------------------------------------------------------------
+
+def _make_read_only(folder):
+    """Make ``folder`` refuse new files for real (chmod, or for root `chattr +i`); returns the undo."""
+    import os
+    import subprocess
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    done = subprocess.run(["chattr", "+i", str(folder)], check=False, capture_output=True).returncode == 0
+    if not done:
+        pytest.skip("running as root and `chattr +i` is not available: cannot make a folder read-only")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_folder_that_turns_read_only_keeps_the_last_checkpoint_and_training_goes_on(tmp_path, capsys):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    path = folder / "tiny.pt"
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(8, 3), torch.randn(8, 1)) for _ in range(4)]
+    undo = []
+
+    def evaluate(_model):
+        if len(undo) == 0 and path.is_file():   # epoch 1 is saved: from epoch 2 on, nothing can be written
+            undo.append(_make_read_only(folder))
+        return {}
+
+    def loss_fn(m, batch):
+        return nn.functional.mse_loss(m(batch[0]), batch[1])
+
+    try:
+        history = train.fit(model, optimizer, loss_fn, data, 3, evaluate=evaluate, checkpoint=path, desc="tiny")
+        out = capsys.readouterr().out
+    finally:
+        for restore in undo:
+            restore()
+    assert undo, "the folder was never made read-only"
+    assert len(history["epoch_loss"]) == 3, "training must go on when a checkpoint cannot be written"
+    messages = [line for line in out.splitlines() if "Cannot write the checkpoint" in line]
+    assert len(messages) == 1, out                          # one line, not one per epoch
+    assert "Training goes on without saving (checkpoint kept: the one after 1 epoch)" in messages[0]
+    assert train.load_checkpoint(path)["step"] == 1        # the previous checkpoint is intact
+    assert [p.name for p in folder.iterdir()] == ["tiny.pt"]
+    resumed = train.fit(model, optimizer, loss_fn, data, 3, checkpoint=path, desc="tiny")
+    assert "after epoch 1/3" in capsys.readouterr().out and len(resumed["epoch_loss"]) == 3

@@ -195,7 +195,9 @@ class Run:
     checkpoint (see :func:`checkpoint_path`) when one fits, and says so in one line; then
     ``run.step`` is the step (or epoch, as ``unit`` says) reached and ``run.extra`` the plain values
     saved with it (``{}`` and ``0`` for a fresh run). The loop calls ``run.save(step, history=...)``
-    as often as it likes; every save is atomic. ``name`` may also be a path.
+    as often as it likes; every save is atomic. ``name`` may also be a path. A save that cannot be
+    written (a read-only or full folder) says so in one line, once, keeps the previous checkpoint and
+    lets training go on; ``run.step`` stays the step of the last checkpoint on disk.
     """
 
     def __init__(self, name: str | Path, parts: Mapping[str, Any], *, unit: str = "step",
@@ -211,10 +213,23 @@ class Run:
         restored = load_parts(self.path, self.parts, map_location)
         self.step, self.extra = restored if restored is not None else (0, {})
         self.resumed = restored is not None
+        self.save_failed = False
         if self.resumed and verbose:
             print(f"Resumed from {self.path} after {self.step} {unit}{'s' if self.step != 1 else ''}.")
 
     def save(self, step: int, **extra: Any) -> None:
-        """Save every part, ``step`` and ``extra`` (replacing what an earlier save stored)."""
-        save_parts(self.path, step, self.parts, **extra)
+        """Save every part, ``step`` and ``extra`` (replacing what an earlier save stored).
+
+        When the file cannot be written, prints one line (the first time only) and returns: losing the
+        checkpoint is better than losing the training that is still running.
+        """
+        try:
+            save_parts(self.path, step, self.parts, **extra)
+        except CheckpointError as error:
+            if not self.save_failed:
+                kept = f"the one after {self.step} {self.unit}{'s' if self.step != 1 else ''}" if self.step else "none"
+                print(f"{error} Training goes on without saving (checkpoint kept: {kept}).")
+            self.save_failed = True
+            return
+        self.save_failed = False
         self.step, self.extra = step, dict(extra)
