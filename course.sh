@@ -2,7 +2,7 @@
 # The course's one entry point. Each command first makes sure .venv/ exists and is up to date.
 #
 #   bash course.sh start      set up, then open JupyterLab on the course (notebooks/); extra args go to jupyter
-#   bash course.sh test       set up, then run every test: course_lib unit tests + nbval (quick mode)
+#   bash course.sh test       set up, then run every test: course_lib unit tests, nbval (quick mode), same-seed rerun
 #   bash course.sh prerun     execute every solution notebook in full mode into build/ (ipynb + HTML)
 #   bash course.sh bench      measure quick/full times, reached quality and data-loader speed
 #   bash course.sh notebooks  regenerate notebooks/ from solutions/
@@ -50,11 +50,21 @@ run_tests() {
     export COURSE_MNIST_STANDIN="${COURSE_MNIST_STANDIN:-1}"
     export COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
     # Checkpoints of test runs go to a scratch folder, so every run trains from scratch.
-    export COURSE_CHECKPOINT_DIR="${COURSE_CHECKPOINT_DIR:-$(mktemp -d)}"
+    local scratch
+    scratch="$(mktemp -d)"
+    export COURSE_CHECKPOINT_DIR="${COURSE_CHECKPOINT_DIR:-$scratch/checkpoints}"
     local nbval=(--nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider)
     "$PY" -m pytest -q tests "$@"
     "$PY" -m pytest -q "${nbval[@]}" notebooks "$@"
-    COURSE_STRICT_CHECKS=1 "$PY" -m pytest -q "${nbval[@]}" solutions "$@"
+    # The solutions train from scratch in their own folder and record their results, which a second
+    # run must then reproduce exactly (same seed, same CPU): tools/reproduce.py.
+    COURSE_STRICT_CHECKS=1 COURSE_CHECKPOINT_DIR="$scratch/solutions" COURSE_RESULTS_DIR="$scratch/results" \
+        "$PY" -m pytest -q "${nbval[@]}" solutions "$@"
+    if [ $# -eq 0 ]; then
+        "$PY" tools/reproduce.py --against "$scratch/results"
+    else
+        echo "course.sh: a test selection was given, so the same-seed rerun of the solutions is skipped"
+    fi
 }
 
 case "${1:-}" in
