@@ -47,6 +47,12 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (
     Switch("COURSE_STRICT_CHECKS", "flag", "an exercise check that does not pass raises (the tests run solutions/ so)"),
     Switch("COURSE_STATIC_WIDGETS", "flag", "draw the static fallback instead of interactive widgets"),
     Switch("COURSE_CHECK_SECONDS", "value", "how long one exercise check may run before it is stopped (default 120)"),
+    # Read before course_lib exists (the Colab setup cell) or by the tests only, never through flag/setting:
+    Switch("COURSE_REPO_URL", "value",
+           "the repository the Colab setup cell clones (default: COURSE_REPO in tools/course_meta.py)"),
+    Switch("COURSE_COLAB_DIR", "value", "where the Colab setup cell clones it (default /content/course-pack)"),
+    Switch("COURSE_SKIP_COLAB_SIMULATION", "flag",
+           "skip tests/test_colab_setup.py (for a machine whose pip would have to download torch)"),
 )}
 
 

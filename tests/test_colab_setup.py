@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(os.environ.get("COURSE_SKIP_COLAB_SIMULATION") == "1",
+pytestmark = pytest.mark.skipif(os.environ.get("COURSE_SKIP_COLAB_SIMULATION", "").lower() in ("1", "true", "yes", "on"),
                                 reason="COURSE_SKIP_COLAB_SIMULATION=1")
 
 # Run inside the fresh environment: exactly what a Colab kernel does with the first cells of a notebook.
