@@ -62,8 +62,13 @@ run_tests() {
         "$PY" -m pytest -q "${nbval[@]}" solutions "$@"
     if [ $# -eq 0 ]; then
         "$PY" tools/reproduce.py --against "$scratch/results"
+        # What a student sees: JupyterLab and the course site (its pages without outputs here; `bash course.sh
+        # site` renders the pre-run ones) in a real Chromium. Skipped with a line where Chromium cannot be had,
+        # except under CI.
+        "$PY" tools/build_site.py --if-available --from "$scratch/no-prerun" --out "$scratch/site"
+        "$PY" tools/browser_check.py --if-available --site "$scratch/site"
     else
-        echo "course.sh: a test selection was given, so the same-seed rerun of the solutions is skipped"
+        echo "course.sh: a test selection was given, so the same-seed rerun and the browser check are skipped"
     fi
 }
 
@@ -77,7 +82,7 @@ case "${1:-}" in
     bench)     setup; shift; use_offline_copy; "$PY" tools/benchmark.py "$@" ;;
     notebooks) setup; "$PY" tools/make_student_notebooks.py ;;
     grade)     setup; shift; use_offline_copy; "$PY" tools/grade.py "$@" ;;
-    site)      setup; shift; use_offline_copy; "$PY" tools/site.py "$@" ;;
+    site)      setup; shift; use_offline_copy; "$PY" tools/build_site.py "$@" ;;
     check-browser) setup; shift; use_offline_copy; "$PY" tools/browser_check.py "$@" ;;
     *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -5,7 +5,8 @@ the lecture that introduces it ("Lecture N." at the start of its docstring). The
 modules** hold only what is specific to one lecture; they import the toolkit and never each
 other (``tests/test_library_tiers.py`` checks both rules).
 
-Toolkit
+The toolkit:
+
 ==========================  ============================================================
 module                      what it holds
 ==========================  ============================================================
@@ -30,7 +31,8 @@ module                      what it holds
 ``attacks``                 adversarial examples, fooling images, total variation
 ==========================  ============================================================
 
-Lecture modules
+The lecture modules:
+
 ==========================  ============================================================
 module                      lecture
 ==========================  ============================================================

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import flag, is_quick
+from .config import flag
 
 _RUNNERS = ("nbconvert", "nbval", "pytest", "nbclient", "papermill")
 
@@ -18,8 +18,9 @@ def why_no_widgets() -> str | None:
     """Lecture 3. Why interactive widgets cannot be shown here, or ``None`` when they probably can.
 
     Reasons, in order: ``COURSE_STATIC_WIDGETS`` is on; ipywidgets is not installed; not running
-    in a Jupyter kernel; quick mode or the headless Agg backend; the kernel was started by a
-    notebook runner (nbconvert, nbval, pytest, nbclient, papermill).
+    in a Jupyter kernel; the headless Agg backend (every course tool that executes notebooks sets
+    it); the kernel was started by a notebook runner (nbconvert, nbval, pytest, nbclient, papermill).
+    Quick mode is not a reason: it shrinks budgets only, and JupyterLab in quick mode shows sliders.
     """
     if flag("COURSE_STATIC_WIDGETS"):
         return "COURSE_STATIC_WIDGETS is set"
@@ -31,8 +32,8 @@ def why_no_widgets() -> str | None:
     shell = get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return "not running in a Jupyter kernel"
-    if is_quick() or os.environ.get("MPLBACKEND", "").lower() == "agg":
-        return "headless run (CI / quick mode)"
+    if os.environ.get("MPLBACKEND", "").lower() == "agg":
+        return "headless run (the Agg backend)"
     try:  # a kernel started by a notebook runner has no widget frontend
         parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode(errors="ignore")
     except OSError:

@@ -233,6 +233,7 @@ def gradient_estimates(f: Callable[[torch.Tensor], torch.Tensor], mu: float, sig
     * ``"score"`` (REINFORCE): ``f(z) * d/dmu log N(z; mu, sigma^2) = f(z) (z - mu) / sigma^2``;
       needs only values of ``f``.
     * ``"reparam"``: ``z = mu + sigma * eps``, then autograd gives ``f'(z)``.
+
     Both are unbiased; returns ``{"score": [samples], "reparam": [samples]}``.
     """
     check_int(samples, "samples", 1)
