@@ -34,7 +34,7 @@ def record(notebook: str, name: str, value: float) -> None:
     os.replace(tmp, path)
 
 
-def _expect(notebook: str, name: str, value: float, bar: float, at_least: bool, hint: str) -> float:
+def _expect(notebook: str, name: str, value: float, bar: float, at_least: bool, hint: str) -> None:
     value = float(value)
     record(notebook, name, value)
     ok = math.isfinite(value) and (value >= bar if at_least else value <= bar)
@@ -42,14 +42,17 @@ def _expect(notebook: str, name: str, value: float, bar: float, at_least: bool, 
     print(f"{'✅' if ok else '❌'} {name} = {value:.4g}  (expected {sign} {bar:.4g}, {mode_name()} mode)")
     if not ok:
         raise ResultBelowBar(f"{name} = {value:.4g} missed its bar ({sign} {bar:.4g}). {hint}".strip())
-    return value
 
 
-def expect_at_least(notebook: str, name: str, value: float, bar: float, hint: str = "") -> float:
-    """Lecture 1. Print ``name = value (expected >= bar)``, record it, and raise if it is lower (or NaN)."""
+def expect_at_least(notebook: str, name: str, value: float, bar: float, hint: str = "") -> None:
+    """Lecture 1. Print ``name = value (expected >= bar)``, record it, and raise if it is lower (or NaN).
+
+    Returns None, so a check on a cell's last line shows its printed line and no echo of the value."""
     return _expect(notebook, name, value, bar, True, hint)
 
 
-def expect_at_most(notebook: str, name: str, value: float, bar: float, hint: str = "") -> float:
-    """Lecture 1. Print ``name = value (expected <= bar)``, record it, and raise if it is higher (or NaN)."""
+def expect_at_most(notebook: str, name: str, value: float, bar: float, hint: str = "") -> None:
+    """Lecture 1. Print ``name = value (expected <= bar)``, record it, and raise if it is higher (or NaN).
+
+    Returns None, like :func:`expect_at_least`."""
     return _expect(notebook, name, value, bar, False, hint)

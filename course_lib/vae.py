@@ -598,7 +598,7 @@ def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], latent_dim: 
     the prior's mean). With ``interactive=None`` the widget is used when a widget frontend is
     likely (JupyterLab, Colab); otherwise (CI, nbconvert, no ipywidgets) it draws the static
     fallback: one row per slider, that coordinate swept over ``steps`` values in [low, high].
-    Returns the widget, or the static figure.
+    Returns the widget, or the static figure (already closed): either shows when it is a cell's value.
     """
     import matplotlib.pyplot as plt
 
@@ -653,4 +653,7 @@ def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], latent_dim: 
         axes[j, 0].set_ylabel(f"z[{j}]", rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle("slider settings: one latent coordinate varied per row, the others at base")
     fig.tight_layout()
+    # Closed, so that the notebook shows it once, as the call's value (as it shows the widget), and not
+    # a second time when the inline backend draws the figures still open at the end of the cell.
+    plt.close(fig)
     return fig

@@ -7,7 +7,8 @@ from course_lib import results
 
 def test_expectations_print_record_and_fail(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
-    assert results.expect_at_least("nb", "iou", 0.93, 0.9) == 0.93
+    # None: a check on a cell's last line must not echo the value under its printed line
+    assert results.expect_at_least("nb", "iou", 0.93, 0.9) is None
     results.expect_at_most("nb", "mse", 0.008, 0.01)
     with pytest.raises(results.ResultBelowBar, match="iou2 = 0.5 missed"):
         results.expect_at_least("nb", "iou2", 0.5, 0.9, hint="train longer")
@@ -41,12 +42,14 @@ def test_quick_and_full_results_go_to_separate_files(tmp_path, monkeypatch, caps
 
 
 def test_bars_in_both_directions_and_the_hint(capsys):
-    assert results.expect_at_most("nb", "mse", 0.01, 0.01) == 0.01          # the bar itself passes
+    results.expect_at_most("nb", "mse", 0.01, 0.01)                         # the bar itself passes
     with pytest.raises(results.ResultBelowBar, match=r"mse = 0.02 missed its bar \(≤ 0.01\)\. lower the lr"):
         results.expect_at_most("nb", "mse", 0.02, 0.01, hint="lower the lr")
     with pytest.raises(results.ResultBelowBar):
         results.expect_at_least("nb", "acc", float("inf"), 0.5)              # not a finite measurement
-    assert "❌ mse = 0.02  (expected ≤ 0.01, full mode)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "✅ mse = 0.01  (expected ≤ 0.01, full mode)" in out
+    assert "❌ mse = 0.02  (expected ≤ 0.01, full mode)" in out
 
 
 def test_a_blank_results_dir_records_nothing(tmp_path, monkeypatch):

@@ -49,7 +49,7 @@ def _notebook(title: str, executed: bool) -> dict:
         ]
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
                                                                             "display_name": "Python 3"}},
-            "cells": [_markdown(f"# {title}\n\n{badge}\n\nWhat this lecture is about."), code]}
+            "cells": [_markdown(f"# {title}\n\n{badge}\n\nWhat this lecture is about: $p(x \\mid z)$."), code]}
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -89,7 +89,7 @@ def test_a_lecture_page_has_its_colab_link_under_the_title_and_says_where_it_cam
     first = page["cells"][0]["source"]
     assert first.startswith("# Lecture 3: VAE\n") and COLAB_BADGE_PREFIX not in first
     assert f"[Open in Colab]({colab_url('03_vae.ipynb')})" in first and origin in first
-    assert "What this lecture is about." in first
+    assert "What this lecture is about:" in first
 
 
 def test_the_mode_of_a_prerun_notebook_is_read_from_its_run_line():
@@ -141,6 +141,9 @@ def test_the_site_builds_an_index_lecture_pages_with_their_figures_and_the_api(b
     assert "IoU 0.812" in lecture and colab_url("03_vae.ipynb") in lecture
     images = re.findall(r'<img[^>]+src="([^"]+)"', lecture)
     assert any((out / src).is_file() for src in images if not src.startswith(("http", "data:"))), images
+    # MathJax comes with the site (the formulas render offline); Sphinx's default would load it from a CDN
+    mathjax = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', lecture)
+    assert mathjax and not mathjax[0].startswith("http") and (out / mathjax[0]).is_file(), mathjax
     assert "Not pre-run" in (out / "01_segmentation.html").read_text()
     api = (out / "api.html").read_text()
     for name in ("use_if_passes", "Lecture 3", "Toolkit", "Lecture modules"):

@@ -395,6 +395,8 @@ def test_latent_explorer_static_fallback(monkeypatch, capsys):
     model = vae.MLPVAE(latent_dim=3, hidden=8)
     fig = vae.latent_explorer(model.decode, 3, dims=2, steps=5)
     assert isinstance(fig, plt.Figure) and len(fig.axes) == 10
+    # closed: shown once as the cell's value, not again by the inline backend at the end of the cell
+    assert fig.number not in plt.get_fignums()
     assert "COURSE_STATIC_WIDGETS is set" in capsys.readouterr().out
     fig = vae.latent_explorer(model.decode, 3, dims=5, steps=2, interactive=False)   # dims capped at latent_dim
     assert len(fig.axes) == 6 and "asked for" in capsys.readouterr().out

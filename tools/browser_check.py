@@ -47,6 +47,9 @@ OUT = REPO_ROOT / "build" / "browser"
 SITE = REPO_ROOT / "build" / "site"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_INSTALL = "apt-get install -y chromium chromium-driver"
+# The checks' ✅ / ❌ lines are emoji; without a colour-emoji font the screenshots show empty boxes.
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_INSTALL = "apt-get install -y fonts-noto-color-emoji"
 # Without the background-networking flags a closed network makes Chromium log refused connections.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update"]
@@ -176,18 +179,34 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------------- setup
+def can_apt() -> bool:
+    """Whether Debian packages can be installed here: run as root on a machine with apt-get."""
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def apt_install(command: str) -> None:
+    """Run ``command`` (an ``apt-get install -y ...`` line) quietly after refreshing the package lists."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, stdout=subprocess.DEVNULL)
+    done = subprocess.run(command.split() + ["-qq"], env=env, check=False, capture_output=True, text=True)
+    if done.returncode:   # debconf's notes on success are noise; a failure's last lines say why
+        print("\n".join((done.stdout + done.stderr).splitlines()[-5:]))
+
+
 def ensure_chromium(path: str) -> str:
-    """The Chromium to drive: ``path``, installed from Debian's packages when missing and run as root."""
-    if Path(path).is_file():
-        return path
-    if path == CHROMIUM and os.geteuid() == 0 and shutil.which("apt-get"):   # Debian's package puts it there
+    """The Chromium to drive: ``path``, installed from Debian's packages when missing and run as root.
+
+    Debian's colour-emoji font is added the same way when it is missing; without it (not root) the
+    screenshots show boxes for the checks' emoji, which fails nothing."""
+    if path == CHROMIUM and not Path(path).is_file() and can_apt():   # Debian's package puts it there
         print(f"Installing Debian's Chromium ({CHROMIUM_INSTALL}) ...", flush=True)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-        subprocess.run(CHROMIUM_INSTALL.split() + ["-qq"], env=env, check=False, stdout=subprocess.DEVNULL)
-        if Path(path).is_file():
-            return path
-    raise Missing(f"no Chromium at {path}; install it with: sudo {CHROMIUM_INSTALL}")
+        apt_install(CHROMIUM_INSTALL)
+    if not Path(path).is_file():
+        raise Missing(f"no Chromium at {path}; install it with: sudo {CHROMIUM_INSTALL}")
+    if not EMOJI_FONT.is_file() and can_apt():
+        print(f"Installing a colour-emoji font for the screenshots ({EMOJI_INSTALL}) ...", flush=True)
+        apt_install(EMOJI_INSTALL)
+    return path
 
 
 def ensure_playwright():
@@ -461,6 +480,15 @@ def check_notebooks(pw, chromium: str, folder: Path, notebooks: list[Path], step
 
 
 # ---------------------------------------------------------------------------------------------- site
+# Sphinx marks every formula with the class "math"; MathJax replaces its text by an <mjx-container>. Waiting
+# for MathJax's start-up promise covers the page's first typesetting pass.
+TYPESET_JS = """async () => {
+    const formulas = document.querySelectorAll('.math').length;
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    return [formulas, document.querySelectorAll('.math mjx-container, mjx-container.MathJax').length];
+}"""
+
+
 def check_site(pw, chromium: str, site: Path, steps: Steps, required: bool) -> None:
     """Serve ``site`` on localhost, open its index and a lecture page: status 200, no broken image, no script
     error; a full-page screenshot of each. A site that was not built is skipped with a line, or is a failed
@@ -500,10 +528,15 @@ def check_site(pw, chromium: str, site: Path, steps: Steps, required: bool) -> N
                                        ".map(i => i.getAttribute('src'))")
                 if broken or errors:
                     raise Failed(f"{relative}: {len(broken)} broken images {broken[:3]}, script errors {errors[:2]}")
+                formulas, typeset = page.evaluate(TYPESET_JS)
+                if typeset < formulas:
+                    raise Failed(f"{relative}: {formulas - typeset} of {formulas} formulas not typeset "
+                                 "(MathJax did not load: is sphinx-mathjax-offline installed?)")
                 shot = f"site-{'index' if name == 'index' else path.stem}.png"
                 page.screenshot(path=str(OUT / shot), full_page=True)
                 images = page.evaluate("document.images.length")
-                info["detail"] = f"{relative} \"{page.title()}\", {images} images, screenshot {shot}"
+                info["detail"] = (f"{relative} \"{page.title()}\", {images} images, {typeset} formulas typeset, "
+                                  f"screenshot {shot}")
     finally:
         browser.close()
         server.shutdown()

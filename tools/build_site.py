@@ -34,7 +34,7 @@ from course_meta import COLAB_BADGE_PREFIX, COURSE_BRANCH, COURSE_REPO, REPO_ROO
 REQUIREMENTS = REPO_ROOT / "requirements-site.txt"
 CONF_DIR = REPO_ROOT / "tools" / "site_config"
 README = REPO_ROOT / "README.md"
-PACKAGES = ("sphinx", "myst_nb", "sphinx_book_theme")   # import names of requirements-site.txt
+PACKAGES = ("sphinx", "myst_nb", "sphinx_book_theme", "sphinx-mathjax-offline")   # import names of requirements-site.txt
 BADGE = re.compile(re.escape(COLAB_BADGE_PREFIX) + r"[^)]*\)\]\([^)]*\)[ \t]*\n?")
 
 

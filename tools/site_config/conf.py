@@ -16,7 +16,9 @@ from course_meta import COURSE_BRANCH, COURSE_REPO  # noqa: E402
 project = "Generative Models for Vision"
 author = "the course-pack's authors"
 copyright = "the course-pack's authors"
-extensions = ["myst_nb", "sphinx.ext.autodoc"]
+# sphinx-mathjax-offline copies MathJax into _static/: the formulas render on a machine without internet too
+# (Sphinx's default loads MathJax from a CDN).
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx-mathjax-offline"]
 exclude_patterns = ["_build", ".doctrees", "**.ipynb_checkpoints"]
 
 # The notebooks were executed by `bash course.sh prerun`; the site only renders their saved outputs.
