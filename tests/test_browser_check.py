@@ -1,5 +1,6 @@
 """tools/browser_check.py: what it runs in each notebook, how it compares images and finds a site's lecture page,
-and that a missing browser is a clear skip for a student and a failure under CI. The browser run itself is part of
+that a missing browser is a clear skip for a student and a failure under CI, and (in Chromium, when it is here)
+that the site check fails a page whose formulas were not typeset. The full browser run is part of
 `bash course.sh test` (after the notebooks), not of these unit tests."""
 from __future__ import annotations
 
@@ -89,3 +90,30 @@ def test_a_missing_browser_is_skipped_with_a_line_except_under_ci(ci, code, said
     assert done.returncode == code, done.stdout + done.stderr
     assert said in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# A formula as Sphinx writes it; the stub plays MathJax's part (its start-up promise, an <mjx-container> in the
+# formula) so that the test needs no MathJax, only the browser.
+FORMULA = '<span class="math notranslate nohighlight">\\(p(x \\mid z)\\)</span>'
+MATHJAX_STUB = ("<script>window.MathJax = {startup: {promise: Promise.resolve()}};"
+                "document.querySelectorAll('.math').forEach(f => f.innerHTML = '<mjx-container>p</mjx-container>');"
+                "</script>")
+
+
+@pytest.mark.parametrize("script, passed", [(MATHJAX_STUB, True), ("", False)])
+def test_the_site_check_fails_a_page_whose_formulas_were_not_typeset(tmp_path, monkeypatch, script, passed):
+    if not Path(browser_check.CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {browser_check.CHROMIUM} (the browser check of the test command says so)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text('<html><body><a href="03_vae.html">Lecture 3</a></body></html>')
+    (site / "03_vae.html").write_text(f"<html><body><p>{FORMULA}</p>{script}</body></html>")
+    monkeypatch.setattr(browser_check, "OUT", tmp_path / "shots")
+    (tmp_path / "shots").mkdir()
+    steps = browser_check.Steps()
+    with sync_api.sync_playwright() as pw:
+        browser_check.check_site(pw, browser_check.CHROMIUM, site, steps, required=True)
+    (_, index_ok, _, _), (_, page_ok, _, detail) = steps.rows
+    assert index_ok and page_ok == passed, detail
+    assert ("1 formulas typeset" in detail) if passed else ("1 of 1 formulas not typeset" in detail)

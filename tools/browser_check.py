@@ -480,18 +480,18 @@ def check_notebooks(pw, chromium: str, folder: Path, notebooks: list[Path], step
 
 
 # ---------------------------------------------------------------------------------------------- site
-# Sphinx marks every formula with the class "math"; MathJax replaces its text by an <mjx-container>. Waiting
-# for MathJax's start-up promise covers the page's first typesetting pass.
+# Sphinx marks every formula with the class "math"; MathJax replaces the formula's text inside it by an
+# <mjx-container>. Waiting for MathJax's start-up promise covers the page's first typesetting pass.
 TYPESET_JS = """async () => {
-    const formulas = document.querySelectorAll('.math').length;
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-    return [formulas, document.querySelectorAll('.math mjx-container, mjx-container.MathJax').length];
+    const formulas = Array.from(document.querySelectorAll('.math'));
+    return [formulas.length, formulas.filter(f => f.querySelector('mjx-container')).length];
 }"""
 
 
 def check_site(pw, chromium: str, site: Path, steps: Steps, required: bool) -> None:
     """Serve ``site`` on localhost, open its index and a lecture page: status 200, no broken image, no script
-    error; a full-page screenshot of each. A site that was not built is skipped with a line, or is a failed
+    error, every formula typeset by MathJax; a full-page screenshot of each. A site that was not built is skipped with a line, or is a failed
     step when ``required`` (its folder was named with --site)."""
     if not (site / "index.html").is_file():
         shown = site.relative_to(REPO_ROOT) if site.is_relative_to(REPO_ROOT) else site
