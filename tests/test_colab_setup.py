@@ -5,7 +5,8 @@ versions of the course's own environment, which this machine's pip serves). Then
 ``google.colab`` module imported, as Colab's kernel does, the setup cell of a student notebook runs there with
 ``COURSE_REPO_URL`` pointing at a local copy of this working tree, so that it clones offline. Afterwards torch
 and torchvision must be exactly as before (pip neither reinstalled, upgraded nor downgraded them),
-``course_lib`` must import from the clone, and the first lecture cell of every notebook must run.
+``course_lib`` must import from the clone, the first lecture cell of every notebook must run, and every
+third-party module any notebook imports further down (lecture 6's torchmetrics, say) must import.
 
 It takes a few minutes (most of it installing torch into the fresh environment);
 ``COURSE_SKIP_COLAB_SIMULATION=1`` skips it on a machine whose pip would have to download torch.
@@ -24,6 +25,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from course_meta import notebook_imports  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.environ.get("COURSE_SKIP_COLAB_SIMULATION", "").lower() in ("1", "true", "yes", "on"),
                                 reason="COURSE_SKIP_COLAB_SIMULATION=1")
@@ -44,9 +47,15 @@ RUNNER = textwrap.dedent('''
         exec(compile(cell_sources[0], f"{path} setup cell", "exec"), namespace)
         exec(compile(cell_sources[1], f"{path} first lecture cell", "exec"), namespace)
         ran[path] = namespace["cl"].__file__ if "cl" in namespace else None
+    missing = {}
+    for module in json.loads(sys.argv[3]):   # what later cells of the notebooks import
+        try:
+            __import__(module)
+        except ImportError as error:
+            missing[module] = str(error)
     import torch, torchvision, course_lib
     print("RESULT " + json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
-                                  "course_lib": course_lib.__file__, "ran": ran}))
+                                  "course_lib": course_lib.__file__, "ran": ran, "missing": missing}))
 ''')
 
 
@@ -103,7 +112,9 @@ def test_setup_cell_installs_the_course_next_to_colabs_torch(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(COURSE_REPO_URL=source.as_uri(), COURSE_COLAB_DIR=str(content / "course-pack"),
                MPLBACKEND="Agg", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    result = _run([str(python), "-c", RUNNER, str(stand_in), json.dumps(notebooks)], cwd=content, env=env)
+    modules = sorted(notebook_imports())
+    result = _run([str(python), "-c", RUNNER, str(stand_in), json.dumps(notebooks), json.dumps(modules)],
+                  cwd=content, env=env)
     report = json.loads(result.stdout.rsplit("RESULT ", 1)[1])
 
     after = {name: _installed(python, name) for name in ("torch", "torchvision")}
@@ -116,5 +127,6 @@ def test_setup_cell_installs_the_course_next_to_colabs_torch(tmp_path):
     assert len(report["ran"]) == len(notebooks) == 6
     for path, library in report["ran"].items():
         assert library and Path(library).resolve().is_relative_to(clone.resolve()), (path, library)
+    assert not report["missing"], f"the setup cell did not install what the notebooks import: {report['missing']}"
     print(f"torch {before['torch']['version']} and torchvision {before['torchvision']['version']} "
-          f"untouched; first lecture cells of {len(notebooks)} notebooks ran")
+          f"untouched; first lecture cells of {len(notebooks)} notebooks ran; {', '.join(modules)} import")

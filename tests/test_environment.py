@@ -34,14 +34,48 @@ def test_environment_yml_reads_requirements_txt():
     assert not duplicated, f"environment.yml repeats {duplicated}: keep versions in requirements.txt only"
 
 
+def _pyproject_dependencies() -> dict[str, list[str]]:
+    """course_lib's dependencies (key "") and each optional extra's, as pyproject.toml lists them."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {"": project["dependencies"], **project.get("optional-dependencies", {})}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower()
+
+
 def test_package_dependencies_agree_with_requirements():
     reqs = _requirements()
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    deps = re.search(r"dependencies = \[(.*?)\]", pyproject, flags=re.DOTALL).group(1)
-    for dep in re.findall(r'"([^"]+)"', deps):
-        name = re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower()
-        if name in reqs:
-            assert reqs[name] == dep.replace(" ", ""), f"{name}: pyproject says {dep}, requirements {reqs[name]}"
+    for extra, deps in _pyproject_dependencies().items():
+        for dep in deps:
+            name = _name(dep)
+            if extra:   # an extra's packages are course packages too: requirements.txt must list them
+                assert name in reqs, f"pyproject's [{extra}] has {dep}, requirements.txt does not"
+            if name in reqs:
+                assert reqs[name] == dep.replace(" ", ""), f"{name}: pyproject says {dep}, requirements {reqs[name]}"
+
+
+def test_colab_setup_installs_every_package_a_notebook_imports():
+    # Colab's setup cell installs course_lib with its [notebooks] extra, so every third-party module a notebook
+    # imports must come from one of those (Colab preinstalls torch, but not, e.g., torchmetrics).
+    import sys
+    from importlib import metadata
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from course_meta import SETUP_CELL, notebook_imports
+
+    assert '"-e", COURSE_DIR + "[notebooks]"' in SETUP_CELL
+    declared = {_name(dep) for deps in _pyproject_dependencies().values() for dep in deps}
+    provided_by = metadata.packages_distributions()
+    missing = {}
+    for module, notebooks in notebook_imports().items():
+        distributions = {d.lower().replace("_", "-") for d in provided_by.get(module, [])}
+        assert distributions, f"{module} (imported by {sorted(notebooks)}) is not installed here"
+        if not distributions & {d.replace("_", "-") for d in declared}:
+            missing[module] = (sorted(distributions), sorted(notebooks))
+    assert not missing, f"imported by notebooks but not in pyproject's dependencies or [notebooks] extra: {missing}"
 
 
 def test_readme_top_has_the_two_commands_and_ci_runs_the_test_one():

@@ -1,6 +1,9 @@
 """Facts about the course that several tools share (one place to change them)."""
 from __future__ import annotations
 
+import ast
+import json
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +34,8 @@ def colab_badge(notebook: str) -> str:
 #: COURSE_REPO_URL and COURSE_COLAB_DIR let a fork, or tests/test_colab_setup.py with a local copy, use another
 #: repository or folder without editing the notebooks.
 SETUP_CELL = f'''# Course setup (the same cell opens every notebook). In Colab it fetches the course and installs
-# course_lib next to Colab's own torch (never reinstalling it); anywhere else it does nothing.
+# course_lib and what the notebooks import next to Colab's own torch (never reinstalling it); anywhere else it
+# does nothing.
 import os, subprocess, sys
 if "google.colab" in sys.modules:
     COURSE_REPO = os.environ.get("COURSE_REPO_URL", "{COURSE_REPO}")
@@ -39,8 +43,29 @@ if "google.colab" in sys.modules:
     if not os.path.isdir(COURSE_DIR):
         subprocess.run(["git", "clone", "--depth", "1", "--branch", "{COURSE_BRANCH}", COURSE_REPO, COURSE_DIR],
                        check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", COURSE_DIR, "torch-snippets"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", COURSE_DIR + "[notebooks]"], check=True)
     sys.path.insert(0, COURSE_DIR)'''
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def notebook_imports(folder: Path = SOLUTIONS) -> dict[str, set[str]]:
+    """The third-party modules the notebooks in ``folder`` import (top-level names, neither the standard library
+    nor course_lib), each with the names of the notebooks that import it. Colab's setup cell must install them all."""
+    imports: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module]
+                else:
+                    continue
+                for top in {name.split(".")[0] for name in names} - set(sys.stdlib_module_names) - {"course_lib"}:
+                    imports.setdefault(top, set()).add(path.name)
+    return imports
