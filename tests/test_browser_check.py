@@ -1,6 +1,7 @@
 """tools/browser_check.py: what it runs in each notebook, how it compares images and finds a site's lecture page,
 that a missing browser is a clear skip for a student and a failure under CI, and (in Chromium, when it is here)
-that the site check fails a page whose formulas were not typeset. The full browser run is part of
+that the site check fails a page whose formulas were not typeset (under CI=true that test gets Chromium and
+Playwright first, as the browser check does, and never skips). The full browser run is part of
 `bash course.sh test` (after the notebooks), not of these unit tests."""
 from __future__ import annotations
 
@@ -102,9 +103,13 @@ MATHJAX_STUB = ("<script>window.MathJax = {startup: {promise: Promise.resolve()}
 
 @pytest.mark.parametrize("script, passed", [(MATHJAX_STUB, True), ("", False)])
 def test_the_site_check_fails_a_page_whose_formulas_were_not_typeset(tmp_path, monkeypatch, script, passed):
-    if not Path(browser_check.CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {browser_check.CHROMIUM} (the browser check of the test command says so)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if browser_check.under_ci():   # CI must run it: get the browser now (the test command's browser check would)
+        browser_check.ensure_chromium(browser_check.CHROMIUM)
+        sync_api = browser_check.ensure_playwright()
+    else:
+        if not Path(browser_check.CHROMIUM).is_file():
+            pytest.skip(f"no Chromium at {browser_check.CHROMIUM} (the browser check of the test command says so)")
+        sync_api = pytest.importorskip("playwright.sync_api")
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text('<html><body><a href="03_vae.html">Lecture 3</a></body></html>')
