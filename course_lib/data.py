@@ -354,6 +354,7 @@ class Batches:
             raise ValueError(f"drop_last=True with {self.n} examples and batch_size={batch_size} gives no batch at all.")
         self._flat = tuple(t.reshape(self.n, -1) for t in self.tensors)
         self.batch_size, self.shuffle, self.drop_last, self.endless = batch_size, shuffle, drop_last, endless
+        self._first_batch = 0    # where the next pass starts (skip_batches)
         self._generator = torch.Generator()
         if seed is not None:
             self._generator.manual_seed(seed)
@@ -372,6 +373,14 @@ class Batches:
             for _ in range(passes):
                 torch.randperm(self.n, generator=self._generator)
 
+    def skip_batches(self, batches: int) -> None:
+        """Lecture 5. Skip ``batches`` batches of the passes to come, so that a loop that counts steps (an
+        ``endless`` iterator) resumes on the very batches of one that never stopped: whole passes are skipped as
+        :meth:`skip_passes` does, and the next pass starts at the batch where the run stopped."""
+        check_int(batches, "batches", 0)
+        passes, self._first_batch = divmod(batches, len(self))
+        self.skip_passes(passes)
+
     def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, ...]]:
         yield from self._one_pass()
         while self.endless:
@@ -381,7 +390,8 @@ class Batches:
         device = self.tensors[0].device
         order = (torch.randperm(self.n, generator=self._generator).to(device)
                  if self.shuffle else None)
-        for batch in range(len(self)):
+        first, self._first_batch = self._first_batch, 0
+        for batch in range(first, len(self)):
             start = batch * self.batch_size
             if order is None:
                 parts = tuple(t[start:start + self.batch_size] for t in self.tensors)

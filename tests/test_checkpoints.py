@@ -264,6 +264,27 @@ def test_a_fresh_run_starts_at_step_0_and_a_second_one_resumes(tmp_path, capsys)
     assert capsys.readouterr().out == ""
 
 
+def test_a_resumed_run_draws_the_random_numbers_a_run_that_never_stopped_would_draw(tmp_path):
+    path = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    run = train.Run(path, _parts())
+    torch.randn(3)                               # the loop's draws up to the save
+    run.save(2)
+    never_stopped = torch.randn(4)               # what the next steps draw
+    torch.manual_seed(123)                       # a fresh kernel: another state altogether
+    train.Run(path, _parts())
+    assert torch.equal(torch.randn(4), never_stopped)
+    # a checkpoint without a random state (written by save_parts) resumes and leaves the generator alone
+    checkpoints.save_parts(path, 3, _parts())
+    parts = _parts()                             # (it seeds and draws itself)
+    torch.manual_seed(7)
+    expected = torch.randn(4)
+    torch.manual_seed(7)
+    assert train.Run(path, parts, verbose=False).step == 3
+    assert torch.equal(torch.randn(4), expected)
+    assert checkpoints.load_parts(path, _parts()) == (3, {})   # load_parts still gives (step, extra)
+
+
 @pytest.mark.parametrize("step, unit, words", [(1, "epoch", "after 1 epoch."), (2, "epoch", "after 2 epochs."),
                                                (1, "step", "after 1 step."), (12, "step", "after 12 steps.")])
 def test_run_message_pluralises_the_unit(tmp_path, capsys, step, unit, words):

@@ -309,3 +309,24 @@ def test_skip_passes_gives_a_resumed_loop_the_shuffles_of_one_that_never_stopped
     ordered = data.Batches(x, batch_size=20, shuffle=False)
     ordered.skip_passes(5)                       # nothing to skip without shuffling
     assert torch.equal(next(iter(ordered)), x)
+
+
+def test_skip_batches_resumes_an_endless_loop_on_the_batch_where_it_stopped():
+    x = torch.arange(20.0).view(20, 1)
+    never_stopped = iter(data.Batches(x, batch_size=6, drop_last=True, seed=3, endless=True))   # 3 batches a pass
+    batches = [next(never_stopped) for _ in range(10)]
+    for done in (0, 2, 3, 7):                    # at the start, mid-pass, at a pass boundary, two passes on
+        resumed = data.Batches(x, batch_size=6, drop_last=True, seed=3, endless=True)
+        resumed.skip_batches(done)
+        again = iter(resumed)
+        for expected in batches[done:]:
+            assert torch.equal(next(again), expected), done
+    epochs = data.Batches(x, batch_size=8, seed=3)                   # not endless: the resumed pass is shorter
+    first_pass = list(epochs)
+    resumed = data.Batches(x, batch_size=8, seed=3)
+    resumed.skip_batches(1)
+    rest = list(resumed)
+    assert len(rest) == 2 and all(torch.equal(a, b) for a, b in zip(rest, first_pass[1:]))
+    assert len(list(resumed)) == 3                                   # the next pass is whole again
+    with pytest.raises(ValueError):
+        resumed.skip_batches(-1)

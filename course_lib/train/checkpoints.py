@@ -1,10 +1,12 @@
 """Checkpoints: one file format, written atomically, one policy for files that do not fit, resumable runs.
 
 A checkpoint holds named *parts* (models, optimizers, schedulers: anything with ``state_dict``),
-the ``step`` a run reached (epochs or optimizer steps, whatever the loop counts) and plain
-``extra`` values (a history, snapshots, a report)::
+the ``step`` a run reached (epochs or optimizer steps, whatever the loop counts), plain
+``extra`` values (a history, snapshots, a report) and, when a :class:`Run` wrote it, the state of
+torch's random number generators at that moment::
 
-    {"format": 1, "step": 12, "parts": {"model": {...}, "optimizer": {...}}, "extra": {"history": {...}}}
+    {"format": 1, "step": 12, "parts": {"model": {...}, "optimizer": {...}}, "extra": {"history": {...}},
+     "rng": {"cpu": ByteTensor, "cuda": [ByteTensor, ...]}}
 
 * Writing goes to a temporary file that is renamed over the old one, so an interrupted save
   never leaves a half-written checkpoint, and the previous one stays intact.
@@ -13,6 +15,8 @@ the ``step`` a run reached (epochs or optimizer steps, whatever the loop counts)
   starts from scratch: nothing is loaded halfway and nothing is deleted.
 * :class:`Run` is a training run with named parts: it restores them when it starts and saves
   them when the loop says so. :func:`course_lib.train.fit` and every GAN loop of the course use it.
+  A resumed run also gets the random number generators back as they were at the save, so the noise
+  it draws (a VAE's samples, a GAN's z) is the noise a run that never stopped would have drawn.
 """
 from __future__ import annotations
 
@@ -114,14 +118,43 @@ def move_aside(path: str | Path, reason: str) -> Path:
 
 def save_parts(path: str | Path, step: int, parts: Mapping[str, Any], **extra: Any) -> None:
     """Lecture 1. Save every part's ``state_dict()``, the ``step`` reached and ``extra`` plain values, atomically."""
+    _save(path, step, parts, extra)
+
+
+def _save(path: str | Path, step: int, parts: Mapping[str, Any], extra: Mapping[str, Any],
+          rng: Mapping[str, Any] | None = None) -> None:
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be a non-negative int, got {step!r}")
     missing = [name for name, part in parts.items() if not hasattr(part, "state_dict")]
     if missing:
         raise TypeError(f"these parts have no state_dict(): {missing}")
-    save_checkpoint(path, {"format": FORMAT, "step": step,
-                           "parts": {name: part.state_dict() for name, part in parts.items()},
-                           "extra": dict(extra)})
+    state = {"format": FORMAT, "step": step, "parts": {name: part.state_dict() for name, part in parts.items()},
+             "extra": dict(extra)}
+    if rng is not None:
+        state["rng"] = dict(rng)
+    save_checkpoint(path, state)
+
+
+def random_state() -> dict[str, Any]:
+    """Lecture 4. The state of torch's global random number generators, what ``torch.randn`` and friends draw
+    from: the CPU's, every GPU's once CUDA is in use, and Apple's MPS generator where there is one."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def set_random_state(state: Mapping[str, Any]) -> None:
+    """Lecture 4. Put torch's global random number generators back in a state of :func:`random_state`. A GPU's
+    state is set only where this machine has the same kind and number of them (elsewhere it is left as it is)."""
+    torch.set_rng_state(state["cpu"].cpu())
+    cuda, mps = state.get("cuda"), state.get("mps")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+    if mps is not None and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(mps.cpu())
 
 
 def _misfit(saved: Mapping[str, Any], parts: Mapping[str, Any]) -> str | None:
@@ -150,6 +183,13 @@ def load_parts(path: str | Path, parts: Mapping[str, Any], map_location: str | t
     ``keep_misfits=True`` leaves a file that does not fit where it is (e.g. weights shipped
     inside the package) and only says so.
     """
+    loaded = _load(path, parts, map_location, keep_misfits)
+    return None if loaded is None else loaded[:2]
+
+
+def _load(path: str | Path, parts: Mapping[str, Any], map_location: str | torch.device,
+          keep_misfits: bool) -> tuple[int, dict[str, Any], Mapping[str, Any] | None] | None:
+    """:func:`load_parts`, also returning the random number generators' state saved with the parts (or None)."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -185,7 +225,8 @@ def load_parts(path: str | Path, parts: Mapping[str, Any], map_location: str | t
             part.load_state_dict(before[name])
         discard(f"does not fit this run ({type(error).__name__})")
         return None
-    return step, extra
+    rng = state.get("rng")
+    return step, extra, rng if isinstance(rng, Mapping) and "cpu" in rng else None
 
 
 class Run:
@@ -198,6 +239,11 @@ class Run:
     as often as it likes; every save is atomic. ``name`` may also be a path. A save that cannot be
     written (a read-only or full folder) says so in one line, once, keeps the previous checkpoint and
     lets training go on; ``run.step`` stays the step of the last checkpoint on disk.
+
+    Every save also records the state of torch's random number generators (:func:`random_state`), and a
+    resumed run sets them back to it, so a loop that draws its noise from them (``torch.randn``) and
+    resumes its batches where it stopped (:meth:`course_lib.data.Batches.skip_batches`) ends exactly as
+    a run that never stopped. Create the Run just before the loop: draws in between would shift the noise.
     """
 
     def __init__(self, name: str | Path, parts: Mapping[str, Any], *, unit: str = "step",
@@ -210,9 +256,11 @@ class Run:
         self.path = Path(name) if isinstance(name, Path) or "/" in str(name) else checkpoint_path(str(name))
         self.parts = dict(parts)
         self.unit = unit
-        restored = load_parts(self.path, self.parts, map_location)
-        self.step, self.extra = restored if restored is not None else (0, {})
+        restored = _load(self.path, self.parts, map_location, keep_misfits=False)
+        self.step, self.extra, rng = restored if restored is not None else (0, {}, None)
         self.resumed = restored is not None
+        if rng is not None:
+            set_random_state(rng)
         self.save_failed = False
         if self.resumed and verbose:
             print(f"Resumed from {self.path} after {self.step} {unit}{'s' if self.step != 1 else ''}.")
@@ -224,7 +272,7 @@ class Run:
         checkpoint is better than losing the training that is still running.
         """
         try:
-            save_parts(self.path, step, self.parts, **extra)
+            _save(self.path, step, self.parts, extra, rng=random_state())
         except CheckpointError as error:
             if not self.save_failed:
                 kept = f"the one after {self.step} {self.unit}{'s' if self.step != 1 else ''}" if self.step else "none"

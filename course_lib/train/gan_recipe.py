@@ -34,7 +34,7 @@ def adam(parameters, lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> to
 def train_gan(generator: nn.Module, discriminator: nn.Module, images: torch.Tensor, *, steps: int, name: str,
               latent_dim: int, batch_size: int = 64, lr: float = 2e-4, hold: float = 0.6, real_label: float = 1.0,
               instance_noise: float = 0.0, ema_decay: float | None = None, device: torch.device | str = "cpu",
-              desc: str = "GAN") -> tuple[nn.Module, dict]:
+              desc: str = "GAN", checkpoint_every: int = 250) -> tuple[nn.Module, dict]:
     """Lecture 6. Train ``generator`` against ``discriminator`` on ``images`` (in [-1, 1]) for ``steps`` steps.
 
     Each step: one D step on a real batch and ``G(z)`` (detached), one G step on the same fakes
@@ -42,11 +42,13 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, images: torch.Tens
     constant for the share ``hold`` of the steps, then falls linearly to 0. ``real_label < 1``
     smooths D's target for real images; ``instance_noise`` is the starting std of Gaussian noise on
     D's inputs, fading to 0; ``ema_decay`` keeps a moving average of G (then returned, with its
-    batch-norm statistics recalibrated). Checkpointed every 250 steps as ``name`` (a finished run
-    is loaded, an interrupted one resumes). Returns ``(generator to sample from, history)``.
+    batch-norm statistics recalibrated). Checkpointed every ``checkpoint_every`` steps as ``name`` (a
+    finished run is loaded; an interrupted one resumes on the batches and noise it would have drawn, so it
+    ends as a run that never stopped). Returns ``(generator to sample from, history)``.
     """
     check_int(steps, "steps", 1)
     check_int(batch_size, "batch_size", 1)
+    check_int(checkpoint_every, "checkpoint_every", 1)
     lr = check_number(lr, "lr", 0.0, strict=True)
     real_label = check_number(real_label, "real_label", 0.0, maximum=1.0)
     instance_noise = check_number(instance_noise, "instance_noise", 0.0)
@@ -61,7 +63,9 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, images: torch.Tens
     def d_loss_fn(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return discriminator_loss(real_logits, fake_logits, real_label=real_label)
 
-    batches = iter(Batches(images, batch_size=batch_size, drop_last=True, device=device, seed=run.step, endless=True))
+    real_batches = Batches(images, batch_size=batch_size, drop_last=True, device=device, seed=0, endless=True)
+    real_batches.skip_batches(run.step)   # a resumed run goes on with the batches it would have drawn next
+    batches = iter(real_batches)
     generator.train()
     discriminator.train()
     for step in tqdm(range(run.step, steps), initial=run.step, total=steps, desc=desc):
@@ -76,7 +80,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, images: torch.Tens
             schedule.step()
         if average is not None:
             ema_update(average, generator, min(ema_decay, (1 + step) / (10 + step)))
-        if (step + 1) % 250 == 0 or step + 1 == steps:
+        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
             run.save(step + 1, history=history)
     generator.eval()
     discriminator.eval()
