@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_PACKAGES = {"jupyterlab", "torch", "torchvision", "matplotlib", "ipywidgets", "torch-snippets",
                    "nbval", "scipy", "torchmetrics", "torch-fidelity"}
@@ -36,7 +38,10 @@ def test_environment_yml_reads_requirements_txt():
 
 def _pyproject_dependencies() -> dict[str, list[str]]:
     """course_lib's dependencies (key "") and each optional extra's, as pyproject.toml lists them."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:   # Python 3.10: the same parser as a package, where it is installed
+        tomllib = pytest.importorskip("tomli")
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return {"": project["dependencies"], **project.get("optional-dependencies", {})}
